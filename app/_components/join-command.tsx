@@ -1,0 +1,42 @@
+'use client';
+
+import { useState } from 'react';
+
+type CopyState = 'idle' | 'copied' | 'failed';
+
+/** The worker join command in a code box with a copy button. */
+export function JoinCommand({ command }: { command: string }) {
+  const [copyState, setCopyState] = useState<CopyState>('idle');
+
+  const copy = async (): Promise<void> => {
+    try {
+      await navigator.clipboard.writeText(command);
+      setCopyState('copied');
+    } catch {
+      setCopyState('failed');
+    }
+  };
+
+  return (
+    <section aria-labelledby="join" className="rounded-xl border border-slate-200 bg-white p-5 shadow-sm">
+      <div className="flex items-center justify-between gap-2">
+        <h2 id="join" className="text-base font-semibold text-slate-900">
+          Join with a headless worker
+        </h2>
+        <button
+          type="button"
+          onClick={() => void copy()}
+          className="rounded-md border border-slate-300 bg-white px-3 py-1 text-sm font-medium text-slate-700 hover:bg-slate-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500"
+        >
+          {copyState === 'copied' ? 'Copied' : 'Copy'}
+        </button>
+      </div>
+      <pre className="mt-3 overflow-x-auto rounded-lg bg-slate-900 p-3 text-sm text-slate-100">
+        <code>{command}</code>
+      </pre>
+      {copyState === 'failed' ? (
+        <p className="mt-2 text-xs text-rose-700">The browser refused clipboard access; select the command and copy it by hand.</p>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,379 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import createDebug from 'debug';
+import { Server, type Socket } from 'socket.io';
+import {
+  HandshakeAuthSchema,
+  HelloSchema,
+  LeaveSchema,
+  describeZodError,
+  type ClientToServerEvents,
+  type InterServerEvents,
+  type ServerToClientEvents,
+  type SocketData,
+} from '../core/protocol/messages.ts';
+import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION } from '../core/protocol/version.ts';
+import { CrowdtrainError, ErrorCode, toWireError } from '../core/protocol/errors.ts';
+import type { RunConfig } from '../core/config/run-config.ts';
+import type { Database } from '../prisma/db.ts';
+import { TrackingStore } from '../prisma/queries/tracking-store.ts';
+import { RunSession, loadRunCheckpoint, type RunOutcome, type RunProgress } from './run/run-session.ts';
+import type { WorkerHandle } from './run/worker-handle.ts';
+import { tokensMatch } from './worker-token.ts';
+import { createApiHandler } from './http/api.ts';
+
+const debug = createDebug('crowdtrain:coordinator');
+
+type CoordinatorSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+
+/** Live statistics of one connected worker. */
+export interface WorkerInfo {
+  id: string;
+  name: string;
+  kind: 'node' | 'browser';
+  backend: string;
+  deviceInfo: Record<string, unknown>;
+  connectedAt: Date;
+  lastSeenAt: Date;
+  steps: number;
+  samples: number;
+  samplesPerSec: number | null;
+  rejected: number;
+}
+
+/** Options of a coordinator process. */
+export interface CoordinatorOptions {
+  port: number;
+  host: string;
+  dataDir: string;
+  db: Database;
+  workerToken: string;
+  /** Serves everything that is not /socket.io or /api (the Next.js dashboard). */
+  fallbackHandler?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void> | void;
+  /** How long a worker has to ack a run assignment. */
+  assignTimeoutMs?: number;
+  onRunProgress?(p: RunProgress): void;
+}
+
+/** Worker messages that fail validation this many times get the worker disconnected. */
+const MAX_INVALID_MESSAGES = 20;
+
+/**
+ * One coordinator process: HTTP (API + dashboard) and Socket.io on one port, the worker fleet,
+ * and the active run session.
+ */
+export class Coordinator {
+  readonly store: TrackingStore;
+  private readonly server: http.Server;
+  private readonly io: Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+  private readonly sockets = new Map<string, CoordinatorSocket>();
+  private readonly workerInfo = new Map<string, WorkerInfo>();
+  private session: RunSession | null = null;
+  private urlValue = '';
+
+  private constructor(private readonly opts: CoordinatorOptions) {
+    this.store = new TrackingStore(opts.db);
+    const api = createApiHandler(this);
+    this.server = http.createServer((req, res) => {
+      void (async () => {
+        try {
+          if (await api(req, res)) return;
+          if (opts.fallbackHandler) await opts.fallbackHandler(req, res);
+          else {
+            res.writeHead(404, { 'content-type': 'text/plain' });
+            res.end('not found (dashboard disabled)\n');
+          }
+        } catch (err) {
+          debug('http error: %O', err);
+          if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: toWireError(err) }));
+        }
+      })();
+    });
+    this.io = new Server(this.server, {
+      maxHttpBufferSize: MAX_MESSAGE_BYTES,
+      pingInterval: 10_000,
+      pingTimeout: 20_000,
+      serveClient: false,
+    });
+    this.io.use((socket, next) => {
+      const parsed = HandshakeAuthSchema.safeParse(socket.handshake.auth);
+      if (!parsed.success) {
+        next(rejectHandshake('INVALID_MESSAGE', `handshake auth invalid: ${describeZodError(parsed.error)}`));
+        return;
+      }
+      if (parsed.data.protocolVersion !== PROTOCOL_VERSION) {
+        next(
+          rejectHandshake(
+            'PROTOCOL_MISMATCH',
+            `worker speaks protocol v${parsed.data.protocolVersion}, this coordinator speaks v${PROTOCOL_VERSION}; update the worker`,
+          ),
+        );
+        return;
+      }
+      if (!tokensMatch(parsed.data.token, opts.workerToken)) {
+        next(rejectHandshake('BAD_TOKEN', 'wrong worker token: use the token printed by the coordinator at start (or CROWDTRAIN_TOKEN)'));
+        return;
+      }
+      next();
+    });
+    this.io.on('connection', (socket) => this.onConnection(socket));
+  }
+
+  /** Starts listening; resolves once the port is bound. */
+  static async start(opts: CoordinatorOptions): Promise<Coordinator> {
+    const c = new Coordinator(opts);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EADDRINUSE') {
+          reject(new Error(`port ${opts.port} on ${opts.host} is already in use: stop the other process or pass --port / PORT`, { cause: err }));
+        } else reject(err);
+      };
+      c.server.once('error', onError);
+      c.server.listen(opts.port, opts.host, () => {
+        c.server.off('error', onError);
+        resolve();
+      });
+    });
+    const addr = c.server.address() as AddressInfo;
+    const host = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
+    c.urlValue = `http://${host}:${addr.port}`;
+    return c;
+  }
+
+  /** Base URL workers and browsers use. */
+  get url(): string {
+    return this.urlValue;
+  }
+
+  /** The bound TCP port. */
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** The worker join token. */
+  get workerToken(): string {
+    return this.opts.workerToken;
+  }
+
+  /** The active run session, if any. */
+  get activeRun(): RunSession | null {
+    return this.session && !this.session.isEnded ? this.session : null;
+  }
+
+  /** Connected workers with their live statistics. */
+  workers(): WorkerInfo[] {
+    return [...this.workerInfo.values()];
+  }
+
+  /**
+   * Creates a tracked run from a validated config and starts training it on the fleet.
+   * Only one run trains at a time.
+   */
+  async startRun(config: RunConfig): Promise<RunSession> {
+    if (this.activeRun) throw new CrowdtrainError('INVALID_CONFIG', `run ${this.activeRun.runId} is still active; stop it first`);
+    const exp = await this.store.ensureExperiment(config.experiment);
+    const run = await this.store.createRun({
+      experimentId: exp.id,
+      name: config.name,
+      mode: config.mode,
+      config,
+      seed: config.seed,
+      totalUpdates: config.total_updates,
+    });
+    await this.store.logParams(run.id, { ...config });
+    return this.openSession(run.id, config);
+  }
+
+  /** Continues a stopped or interrupted run exactly from its latest (or best, or given) checkpoint. */
+  async resumeRun(runId: string, which: 'latest' | 'best' | number = 'latest'): Promise<RunSession> {
+    if (this.activeRun) throw new CrowdtrainError('INVALID_CONFIG', `run ${this.activeRun.runId} is still active; stop it first`);
+    const run = await this.store.getRun(runId);
+    if (!run) throw new CrowdtrainError('RUN_NOT_FOUND', `no run with id ${runId}`);
+    const { validateRunConfig } = await import('../core/config/run-config.ts');
+    const config = validateRunConfig(JSON.parse(run.config) as unknown);
+    const ckpt = await loadRunCheckpoint(this.store, runId, which);
+    // Metrics logged after the checkpoint belong to the lost timeline: rewind them.
+    await this.store.rewindMetrics(runId, ckpt.step);
+    await this.store.recordEvent({ runId, kind: 'resumed', detail: { fromStep: ckpt.step, which } });
+    return this.openSession(runId, config, ckpt);
+  }
+
+  private async openSession(runId: string, config: RunConfig, resumeFrom?: Awaited<ReturnType<typeof loadRunCheckpoint>>): Promise<RunSession> {
+    const session = await RunSession.open({
+      runId,
+      config,
+      store: this.store,
+      dataDir: this.opts.dataDir,
+      resumeFrom,
+      onProgress: (p) => this.opts.onRunProgress?.(p),
+    });
+    await this.store.setRunStatus(runId, 'running');
+    this.session = session;
+    for (const [id, socket] of this.sockets) void session.addWorker(this.handleFor(id, socket));
+    void session.done.then((o: RunOutcome) => debug('run %s ended: %o', runId, o));
+    return session;
+  }
+
+  private handleFor(id: string, socket: CoordinatorSocket): WorkerHandle {
+    const timeout = this.opts.assignTimeoutMs ?? 120_000;
+    return {
+      id,
+      assignRun: async (msg) => {
+        try {
+          return await socket.timeout(timeout).emitWithAck('run:assign', msg);
+        } catch (err) {
+          return { ok: false, error: { code: ErrorCode.INTERNAL, message: `worker did not ack run:assign: ${(err as Error).message}` } };
+        }
+      },
+      sendParamsChunk: (msg) => socket.emit('params:chunk', msg),
+      assignStep: (msg) => socket.emit('step:assign', msg),
+      endRun: (msg) => socket.emit('run:end', msg),
+      evict: (reason) => {
+        socket.emit('crowdtrain:error', { code: ErrorCode.NOT_ASSIGNED, message: `evicted: ${reason}` });
+        socket.disconnect(true);
+      },
+    };
+  }
+
+  private onConnection(socket: CoordinatorSocket): void {
+    let invalid = 0;
+    const strike = (message: string) => {
+      invalid += 1;
+      socket.emit('crowdtrain:error', { code: ErrorCode.INVALID_MESSAGE, message });
+      if (invalid >= MAX_INVALID_MESSAGES) {
+        debug('disconnecting %s after %d invalid messages', socket.id, invalid);
+        socket.disconnect(true);
+      }
+    };
+    const helloTimer = setTimeout(() => {
+      if (!socket.data.workerId) {
+        socket.emit('crowdtrain:error', { code: ErrorCode.INVALID_MESSAGE, message: 'no worker:hello within 30 s' });
+        socket.disconnect(true);
+      }
+    }, 30_000);
+    helloTimer.unref();
+
+    socket.on('worker:hello', (raw, ack) => {
+      void (async () => {
+        if (typeof ack !== 'function') return strike('worker:hello needs an acknowledgement callback');
+        const parsed = HelloSchema.safeParse(raw);
+        if (!parsed.success) {
+          ack({ ok: false, error: { code: ErrorCode.INVALID_MESSAGE, message: `worker:hello: ${describeZodError(parsed.error)}` } });
+          return strike('invalid worker:hello');
+        }
+        if (socket.data.workerId) {
+          ack({ ok: true, workerId: socket.data.workerId, protocolVersion: PROTOCOL_VERSION });
+          return;
+        }
+        const hello = parsed.data;
+        let id = hello.workerId ?? `w-${randomUUID().slice(0, 8)}`;
+        if (this.sockets.has(id)) id = `${id}-${randomUUID().slice(0, 4)}`;
+        clearTimeout(helloTimer);
+        socket.data.workerId = id;
+        this.sockets.set(id, socket);
+        const name = hello.name ?? id;
+        this.workerInfo.set(id, {
+          id,
+          name,
+          kind: hello.kind,
+          backend: hello.backend,
+          deviceInfo: hello.deviceInfo,
+          connectedAt: new Date(),
+          lastSeenAt: new Date(),
+          steps: 0,
+          samples: 0,
+          samplesPerSec: null,
+          rejected: 0,
+        });
+        try {
+          await this.store.upsertWorker({ id, kind: hello.kind, backend: hello.backend, deviceInfo: hello.deviceInfo, userAgent: hello.userAgent, name });
+          await this.store.recordEvent({ runId: this.activeRun?.runId, workerId: id, kind: 'worker_joined', detail: { kind: hello.kind, backend: hello.backend, name } });
+        } catch (err) {
+          debug('could not record worker %s: %O', id, err);
+        }
+        ack({ ok: true, workerId: id, protocolVersion: PROTOCOL_VERSION });
+        const run = this.activeRun;
+        if (run) void run.addWorker(this.handleFor(id, socket));
+      })().catch((err: unknown) => debug('hello failed: %O', err));
+    });
+
+    socket.on('grad:chunk', (raw) => {
+      const id = socket.data.workerId;
+      if (!id) return strike('grad:chunk before worker:hello');
+      const info = this.workerInfo.get(id);
+      if (info) info.lastSeenAt = new Date();
+      this.activeRun?.receiveChunk(id, raw);
+    });
+
+    socket.on('grad:commit', (raw, ack) => {
+      void (async () => {
+        if (typeof ack !== 'function') return strike('grad:commit needs an acknowledgement callback');
+        const id = socket.data.workerId;
+        const run = this.activeRun;
+        if (!id) {
+          ack({ ok: false, error: { code: ErrorCode.NOT_ASSIGNED, message: 'send worker:hello first' } });
+          return strike('grad:commit before worker:hello');
+        }
+        if (!run) {
+          ack({ ok: false, error: { code: ErrorCode.NO_ACTIVE_RUN, message: 'no run is active' } });
+          return;
+        }
+        const res = await run.receiveCommit(id, raw);
+        const info = this.workerInfo.get(id);
+        if (info) {
+          info.lastSeenAt = new Date();
+          if (res.ok) {
+            const m = raw as { sampleCount: number; computeMs: number };
+            info.steps += 1;
+            info.samples += m.sampleCount;
+            const rate = m.sampleCount / Math.max(m.computeMs / 1000, 1e-3);
+            info.samplesPerSec = info.samplesPerSec === null ? rate : 0.8 * info.samplesPerSec + 0.2 * rate;
+          } else info.rejected += 1;
+        }
+        ack(res);
+      })().catch((err: unknown) => debug('commit failed: %O', err));
+    });
+
+    socket.on('worker:leave', (raw) => {
+      const parsed = LeaveSchema.safeParse(raw ?? {});
+      this.dropWorker(socket, parsed.success ? parsed.data.reason : 'leave');
+      socket.disconnect(true);
+    });
+
+    socket.on('disconnect', (reason) => {
+      clearTimeout(helloTimer);
+      this.dropWorker(socket, `disconnected: ${reason}`);
+    });
+  }
+
+  private dropWorker(socket: CoordinatorSocket, reason: string): void {
+    const id = socket.data.workerId;
+    if (!id || this.sockets.get(id) !== socket) return;
+    this.sockets.delete(id);
+    this.workerInfo.delete(id);
+    const run = this.activeRun;
+    run?.removeWorker(id, reason);
+    void (async () => {
+      await this.store.markWorkerLeft(id);
+      await this.store.recordEvent({ runId: run?.runId, workerId: id, kind: 'worker_left', detail: { reason } });
+    })().catch((err: unknown) => debug('could not record leave of %s: %O', id, err));
+  }
+
+  /** Stops the active run (checkpointing), disconnects workers and closes the server. */
+  async close(): Promise<void> {
+    const run = this.activeRun;
+    if (run) await run.stop('signal', 'coordinator shutting down');
+    await new Promise<void>((resolve) => {
+      void this.io.close(() => resolve());
+    });
+    this.server.closeAllConnections();
+  }
+}
+
+function rejectHandshake(code: ErrorCode, message: string): Error {
+  const err = new Error(message) as Error & { data: { code: ErrorCode; message: string } };
+  err.data = { code, message };
+  return err;
+}

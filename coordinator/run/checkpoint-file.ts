@@ -1,0 +1,131 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { CrowdtrainError } from '../../core/protocol/errors.ts';
+import type { OptimizerState } from '../../core/optim/optimizer-state.ts';
+import type { RunMachineSnapshot } from '../../core/run/ddp-run-machine.ts';
+
+const MAGIC = 'CTCKPT1\n';
+
+/** Everything needed to continue a run exactly: params, optimizer state, step and sampler state. */
+export interface CheckpointContent {
+  runId: string;
+  step: number;
+  params: Float32Array;
+  optimizer: OptimizerState;
+  machine: RunMachineSnapshot;
+  bestMetric: number | null;
+  createdAt: string;
+}
+
+interface Header {
+  runId: string;
+  step: number;
+  paramCount: number;
+  optimizer: { name: string; step: number; slots: { name: string; length: number }[] };
+  machine: RunMachineSnapshot;
+  bestMetric: number | null;
+  createdAt: string;
+}
+
+/**
+ * Encodes a checkpoint: magic, uint32 header length, JSON header, then the float32 params and
+ * each optimizer slot, little-endian, 4-byte aligned.
+ */
+export function encodeCheckpoint(c: CheckpointContent): Buffer {
+  const slotNames = Object.keys(c.optimizer.slots).sort();
+  const header: Header = {
+    runId: c.runId,
+    step: c.step,
+    paramCount: c.params.length,
+    optimizer: {
+      name: c.optimizer.name,
+      step: c.optimizer.step,
+      slots: slotNames.map((name) => ({ name, length: c.optimizer.slots[name]?.length ?? 0 })),
+    },
+    machine: c.machine,
+    bestMetric: c.bestMetric,
+    createdAt: c.createdAt,
+  };
+  let json = Buffer.from(JSON.stringify(header), 'utf8');
+  const pad = (4 - ((MAGIC.length + 4 + json.length) % 4)) % 4;
+  if (pad) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
+  const lenBuf = Buffer.alloc(4);
+  lenBuf.writeUInt32LE(json.length, 0);
+  const arrays = [c.params, ...slotNames.map((n) => c.optimizer.slots[n] ?? new Float32Array(0))];
+  return Buffer.concat([
+    Buffer.from(MAGIC, 'latin1'),
+    lenBuf,
+    json,
+    ...arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)),
+  ]);
+}
+
+/** Decodes and validates a checkpoint; throws CHECKPOINT_INVALID naming what is wrong. */
+export function decodeCheckpoint(buf: Buffer, source = 'checkpoint'): CheckpointContent {
+  const bad = (why: string) => new CrowdtrainError('CHECKPOINT_INVALID', `${source}: ${why}`);
+  if (buf.length < MAGIC.length + 4 || buf.toString('latin1', 0, MAGIC.length) !== MAGIC) throw bad('not a crowdtrain checkpoint');
+  const len = buf.readUInt32LE(MAGIC.length);
+  const start = MAGIC.length + 4;
+  if (start + len > buf.length) throw bad(`header length ${len} exceeds file size ${buf.length}`);
+  let header: Header;
+  try {
+    header = JSON.parse(buf.toString('utf8', start, start + len)) as Header;
+  } catch (err) {
+    throw new CrowdtrainError('CHECKPOINT_INVALID', `${source}: unreadable header`, { cause: err });
+  }
+  let offset = start + len;
+  const take = (n: number, what: string): Float32Array => {
+    const bytes = n * 4;
+    if (offset + bytes > buf.length) throw bad(`truncated: ${what} needs ${bytes} bytes at offset ${offset}, file has ${buf.length}`);
+    const out = new Float32Array(n);
+    new Uint8Array(out.buffer).set(buf.subarray(offset, offset + bytes));
+    offset += bytes;
+    return out;
+  };
+  const params = take(header.paramCount, 'params');
+  const slots: Record<string, Float32Array> = {};
+  for (const s of header.optimizer.slots) slots[s.name] = take(s.length, `optimizer slot ${s.name}`);
+  if (offset !== buf.length) throw bad(`${buf.length - offset} unexpected trailing bytes`);
+  return {
+    runId: header.runId,
+    step: header.step,
+    params,
+    optimizer: { name: header.optimizer.name, step: header.optimizer.step, slots },
+    machine: header.machine,
+    bestMetric: header.bestMetric,
+    createdAt: header.createdAt,
+  };
+}
+
+/** Writes a checkpoint atomically (temp file + rename); returns its path, sha256 and size. */
+export async function writeCheckpointFile(
+  dir: string,
+  c: CheckpointContent,
+  label: string,
+): Promise<{ path: string; sha256: string; sizeBytes: number }> {
+  await mkdir(dir, { recursive: true });
+  const buf = encodeCheckpoint(c);
+  const file = path.join(dir, `${label}.ckpt`);
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, buf);
+  await rename(tmp, file);
+  return { path: file, sha256: createHash('sha256').update(buf).digest('hex'), sizeBytes: buf.length };
+}
+
+/** Reads a checkpoint, verifying its sha256 when one is given. */
+export async function readCheckpointFile(file: string, sha256?: string): Promise<CheckpointContent> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(file);
+  } catch (err) {
+    throw new CrowdtrainError('CHECKPOINT_INVALID', `cannot read checkpoint ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  if (sha256) {
+    const actual = createHash('sha256').update(buf).digest('hex');
+    if (actual !== sha256) {
+      throw new CrowdtrainError('CHECKPOINT_INVALID', `checkpoint ${file} is corrupt: sha256 ${actual}, expected ${sha256}`);
+    }
+  }
+  return decodeCheckpoint(buf, file);
+}

@@ -1,0 +1,13 @@
+import type { AckResult, ParamsChunk, RunAssign, RunEnd, RunReady, StepAssign } from '../../core/protocol/messages.ts';
+
+/** The coordinator's view of one connected worker, independent of the transport. */
+export interface WorkerHandle {
+  readonly id: string;
+  /** Sends the run; resolves with the worker's readiness ack (or a timeout error). */
+  assignRun(msg: RunAssign): Promise<AckResult<RunReady>>;
+  sendParamsChunk(msg: ParamsChunk): void;
+  assignStep(msg: StepAssign): void;
+  endRun(msg: RunEnd): void;
+  /** Removes the worker from the fleet (it may reconnect and rejoin). */
+  evict(reason: string): void;
+}

@@ -1,0 +1,207 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { z } from 'zod';
+import { CrowdtrainError } from '../protocol/errors.ts';
+
+/** Activations a spec may name; all are smooth or piecewise-linear and deterministic. */
+export const ActivationSchema = z.enum(['relu', 'tanh', 'sigmoid', 'elu']);
+
+/** A hidden-layer activation name. */
+export type Activation = z.infer<typeof ActivationSchema>;
+
+/** Multi-layer perceptron: flatten, `hidden` dense layers, then a dense logits layer. */
+export const MlpSpecSchema = z.strictObject({
+  type: z.literal('mlp'),
+  hidden: z.array(z.int().positive()).default([128]),
+  activation: ActivationSchema.default('relu'),
+});
+
+/** One convolution of a CNN spec (PyTorch-like: padding 'valid' means padding=0). */
+export const ConvLayerSpecSchema = z.strictObject({
+  filters: z.int().positive(),
+  kernel_size: z.int().positive(),
+  stride: z.int().positive().default(1),
+  padding: z.enum(['valid', 'same']).default('valid'),
+});
+
+/** Convolutional net: conv(+max pool) blocks, flatten, `dense` hidden layers, dense logits. */
+export const CnnSpecSchema = z.strictObject({
+  type: z.literal('cnn'),
+  conv: z.array(ConvLayerSpecSchema).min(1),
+  /** Max-pool size (and stride) after each conv; 0 means no pooling. */
+  pool: z.int().nonnegative().default(2),
+  dense: z.array(z.int().positive()).default([]),
+  activation: ActivationSchema.default('relu'),
+});
+
+/**
+ * A model spec as written in a run config (snake_case keys, discriminated on `type`).
+ * @example ModelSpecSchema.parse({ type: 'cnn', conv: [{ filters: 8, kernel_size: 5 }] })
+ */
+export const ModelSpecSchema = z.discriminatedUnion('type', [MlpSpecSchema, CnnSpecSchema]);
+
+/** A validated model spec with defaults filled in. */
+export type ModelSpec = z.infer<typeof ModelSpecSchema>;
+
+/** A model spec as a user may write it (defaults optional). */
+export type ModelSpecInput = z.input<typeof ModelSpecSchema>;
+
+/** What the data set tells the model builder. */
+export interface ModelBuildInfo {
+  /** Shape of one sample, without the batch dimension, e.g. [28, 28, 1] or [784]. */
+  inputShape: number[];
+  numClasses: number;
+  /** Same seed => bit-identical initial weights on every worker. */
+  seed: number;
+}
+
+/**
+ * Validates a raw spec, throwing CrowdtrainError INVALID_CONFIG that names the offending keys.
+ * @example const spec = parseModelSpec({ type: 'mlp', hidden: [64] });
+ */
+export function parseModelSpec(raw: unknown): ModelSpec {
+  const result = ModelSpecSchema.safeParse(raw);
+  if (!result.success) {
+    const detail = result.error.issues
+      .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
+      .join('; ');
+    throw new CrowdtrainError('INVALID_CONFIG', `invalid model spec: ${detail}`, { cause: result.error });
+  }
+  return result.data;
+}
+
+/** Derives the initializer seed of layer `index` from the run seed (deterministic, distinct per layer). */
+function layerSeed(seed: number, index: number): number {
+  // Knuth multiplicative mix keeps seeds distinct for small seed/index pairs.
+  return ((seed >>> 0) * 2654435761 + (index + 1) * 40503) % 2147483647;
+}
+
+function validateInfo(info: ModelBuildInfo): void {
+  const { inputShape, numClasses, seed } = info;
+  if (inputShape.length === 0 || inputShape.some((d) => !Number.isInteger(d) || d <= 0)) {
+    throw new CrowdtrainError('INVALID_CONFIG', `input shape [${inputShape.join(', ')}] must be non-empty positive integers`);
+  }
+  if (!Number.isInteger(numClasses) || numClasses < 2) {
+    throw new CrowdtrainError('INVALID_CONFIG', `num classes ${numClasses} must be an integer >= 2`);
+  }
+  if (!Number.isSafeInteger(seed)) {
+    throw new CrowdtrainError('INVALID_CONFIG', `seed ${seed} must be a safe integer`);
+  }
+}
+
+/** Image shape [h, w, c] a CNN sees for a sample shape; rank 1 must be a perfect square (1 channel). */
+function imageShapeOf(inputShape: number[]): [number, number, number] {
+  const [a, b, c] = inputShape;
+  if (inputShape.length === 3 && a !== undefined && b !== undefined && c !== undefined) return [a, b, c];
+  if (inputShape.length === 2 && a !== undefined && b !== undefined) return [a, b, 1];
+  if (inputShape.length === 1 && a !== undefined) {
+    const side = Math.round(Math.sqrt(a));
+    if (side * side === a) return [side, side, 1];
+  }
+  throw new CrowdtrainError(
+    'INVALID_CONFIG',
+    `a cnn needs an image input [h, w, c], [h, w] or a square [h*w]; got [${inputShape.join(', ')}]`,
+  );
+}
+
+/**
+ * Builds the tfjs-layers model of a spec. The output layer is a dense layer of `numClasses`
+ * **logits** (no softmax): pair it with {@link softmaxCrossEntropyLoss}. Layer names are fixed
+ * (`conv_0`, `dense_0`, ..., `logits`) so parameter names match across workers and processes.
+ * No dropout or batch norm: every worker computes exactly the same function.
+ * @example const model = buildModel(spec, { inputShape: [28, 28, 1], numClasses: 10, seed: 42 });
+ */
+export function buildModel(spec: ModelSpec, info: ModelBuildInfo): tfl.Sequential {
+  validateInfo(info);
+  const { inputShape, numClasses, seed } = info;
+  const model = tfl.sequential();
+  let seedIndex = 0;
+  const kernelInit = (): ReturnType<typeof tfl.initializers.glorotUniform> =>
+    tfl.initializers.glorotUniform({ seed: layerSeed(seed, seedIndex++) });
+  let first = true;
+  /** inputShape goes on the first layer only. */
+  const shapeArg = (shape: number[]): { inputShape?: number[] } => {
+    if (!first) return {};
+    first = false;
+    return { inputShape: shape };
+  };
+
+  switch (spec.type) {
+    case 'mlp': {
+      if (inputShape.length > 1) model.add(tfl.layers.flatten({ name: 'flatten', ...shapeArg(inputShape) }));
+      spec.hidden.forEach((units, i) => {
+        model.add(
+          tfl.layers.dense({
+            name: `dense_${i}`,
+            units,
+            activation: spec.activation,
+            kernelInitializer: kernelInit(),
+            biasInitializer: 'zeros',
+            ...shapeArg(inputShape),
+          }),
+        );
+      });
+      break;
+    }
+    case 'cnn': {
+      const image = imageShapeOf(inputShape);
+      if (inputShape.length !== 3) {
+        model.add(tfl.layers.reshape({ name: 'to_image', targetShape: image, ...shapeArg(inputShape) }));
+      }
+      spec.conv.forEach((conv, i) => {
+        model.add(
+          tfl.layers.conv2d({
+            name: `conv_${i}`,
+            filters: conv.filters,
+            kernelSize: conv.kernel_size,
+            strides: conv.stride,
+            padding: conv.padding,
+            activation: spec.activation,
+            kernelInitializer: kernelInit(),
+            biasInitializer: 'zeros',
+            ...shapeArg(image),
+          }),
+        );
+        if (spec.pool > 0) {
+          model.add(tfl.layers.maxPooling2d({ name: `pool_${i}`, poolSize: spec.pool, strides: spec.pool }));
+        }
+      });
+      model.add(tfl.layers.flatten({ name: 'flatten' }));
+      spec.dense.forEach((units, i) => {
+        model.add(
+          tfl.layers.dense({
+            name: `dense_${i}`,
+            units,
+            activation: spec.activation,
+            kernelInitializer: kernelInit(),
+            biasInitializer: 'zeros',
+          }),
+        );
+      });
+      break;
+    }
+    default: {
+      const unknown: never = spec;
+      throw new CrowdtrainError('INVALID_CONFIG', `unknown model type ${JSON.stringify(unknown)}`);
+    }
+  }
+  model.add(
+    tfl.layers.dense({
+      name: 'logits',
+      units: numClasses,
+      kernelInitializer: kernelInit(),
+      biasInitializer: 'zeros',
+      ...shapeArg(inputShape),
+    }),
+  );
+  return model;
+}
+
+/**
+ * Mean categorical cross-entropy of one-hot `labels` against `logits`, computed stably
+ * (log-softmax, no explicit softmax). Usable as a tfjs-layers `loss` in `model.compile`.
+ * @example const loss = softmaxCrossEntropyLoss(ysOneHot, model.apply(xs) as tf.Tensor);
+ */
+export function softmaxCrossEntropyLoss(labels: tf.Tensor, logits: tf.Tensor): tf.Scalar {
+  return tf.losses.softmaxCrossEntropy(labels, logits);
+}

@@ -1,0 +1,3 @@
+export * from './version.ts';
+export * from './errors.ts';
+export * from './messages.ts';

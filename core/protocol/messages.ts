@@ -1,0 +1,179 @@
+import { z } from 'zod';
+import { ErrorCode } from './errors.ts';
+import { MAX_MESSAGE_BYTES } from './version.ts';
+
+/**
+ * Binary payload as it arrives from socket.io: a Node Buffer (a Uint8Array) on the server,
+ * an ArrayBuffer in browsers. Normalised to Uint8Array by the schema.
+ */
+export const BinarySchema = z
+  .custom<Uint8Array | ArrayBuffer>((v) => v instanceof Uint8Array || v instanceof ArrayBuffer, {
+    message: 'expected binary data (Uint8Array or ArrayBuffer)',
+  })
+  .transform((v) => (v instanceof ArrayBuffer ? new Uint8Array(v) : v))
+  .refine((v) => v.byteLength <= MAX_MESSAGE_BYTES, {
+    message: `binary chunk larger than ${MAX_MESSAGE_BYTES} bytes`,
+  });
+
+const Id = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.:-]+$/, 'only letters, digits and _ . : -');
+const Count = z.number().int().nonnegative();
+
+/** Socket.io handshake `auth` payload sent by every worker. */
+export const HandshakeAuthSchema = z.object({
+  token: z.string().min(1, 'token is required').max(512),
+  protocolVersion: z.number().int().positive(),
+});
+/** Handshake auth. */
+export type HandshakeAuth = z.infer<typeof HandshakeAuthSchema>;
+
+/** The worker kinds. */
+export const WorkerKindSchema = z.enum(['node', 'browser']);
+
+/** worker -> coordinator: introduce yourself (first message after connect). */
+export const HelloSchema = z.object({
+  kind: WorkerKindSchema,
+  backend: z.string().min(1).max(64),
+  name: z.string().max(128).optional(),
+  /** Stable id of a worker that reconnects, so its contribution is counted as the same worker. */
+  workerId: Id.optional(),
+  userAgent: z.string().max(512).optional(),
+  deviceInfo: z.record(z.string(), z.union([z.string().max(512), z.number(), z.boolean(), z.null()])).default({}),
+  capabilities: z
+    .object({
+      convBackprop: z.boolean().default(true),
+      maxBatch: z.number().int().positive().optional(),
+    })
+    .default({ convBackprop: true }),
+});
+/** Hello message. */
+export type Hello = z.input<typeof HelloSchema>;
+
+/** coordinator -> worker reply to hello. */
+export interface Welcome {
+  workerId: string;
+  protocolVersion: number;
+}
+
+/** coordinator -> worker: the run this worker now serves (acked with RunReady). */
+export const RunAssignSchema = z.object({
+  runId: Id,
+  name: z.string().max(256),
+  seed: Count,
+  model: z.unknown(),
+  dataset: z.unknown(),
+  /** Total number of float32 parameters; the worker's model must have exactly this many. */
+  paramCount: z.number().int().positive(),
+});
+/** Run assignment. */
+export type RunAssign = z.input<typeof RunAssignSchema>;
+
+/** worker -> coordinator ack of RunAssign. */
+export const RunReadySchema = z.object({
+  runId: Id,
+  paramCount: Count,
+  datasetSize: Count,
+  /** The tfjs backend the worker trains this run on (it may switch per model). */
+  backend: z.string().max(64).optional(),
+});
+/** Worker is ready for a run. */
+export type RunReady = z.infer<typeof RunReadySchema>;
+
+/** coordinator -> worker: one chunk of the flat parameter vector of a given version. */
+export const ParamsChunkSchema = z.object({
+  runId: Id,
+  version: Count,
+  index: Count,
+  count: z.number().int().positive().max(4096),
+  totalBytes: z.number().int().positive(),
+  bytes: BinarySchema,
+});
+/** Params chunk. */
+export type ParamsChunk = z.input<typeof ParamsChunkSchema>;
+
+/** coordinator -> worker: compute the gradient of the mean loss over these samples at this params version. */
+export const StepAssignSchema = z.object({
+  runId: Id,
+  step: Count,
+  epoch: Count,
+  paramsVersion: Count,
+  /** Sample indices, as little-endian uint32. */
+  indices: BinarySchema.refine((b) => b.byteLength % 4 === 0 && b.byteLength > 0, {
+    message: 'indices must be a non-empty array of uint32',
+  }),
+});
+/** Step assignment. */
+export type StepAssign = z.input<typeof StepAssignSchema>;
+
+/** worker -> coordinator: one chunk of a gradient. */
+export const GradChunkSchema = z.object({
+  runId: Id,
+  step: Count,
+  index: Count,
+  count: z.number().int().positive().max(4096),
+  totalBytes: z.number().int().positive(),
+  bytes: BinarySchema,
+});
+/** Gradient chunk. */
+export type GradChunk = z.input<typeof GradChunkSchema>;
+
+/** worker -> coordinator: all chunks of this step's gradient were sent; here are its statistics. */
+export const GradCommitSchema = z.object({
+  runId: Id,
+  step: Count,
+  paramsVersion: Count,
+  sampleCount: z.number().int().positive(),
+  loss: z.number(),
+  accuracy: z.number().min(0).max(1),
+  computeMs: z.number().nonnegative(),
+});
+/** Gradient commit. */
+export type GradCommit = z.infer<typeof GradCommitSchema>;
+
+/** coordinator -> worker: the run ended (finished, stopped, failed). */
+export const RunEndSchema = z.object({ runId: Id, status: z.string().max(32), reason: z.string().max(1024) });
+/** Run end. */
+export type RunEnd = z.infer<typeof RunEndSchema>;
+
+/** Typed error payload carried in acks and `crowdtrain:error`. */
+export interface ErrorPayload {
+  code: ErrorCode;
+  message: string;
+}
+
+/** Ack result of a request. */
+export type AckResult<T> = ({ ok: true } & T) | { ok: false; error: ErrorPayload };
+
+/** worker -> coordinator: leaving on purpose. */
+export const LeaveSchema = z.object({ reason: z.string().max(256).default('leave') });
+
+/** Events the coordinator emits to workers. */
+export interface ServerToClientEvents {
+  'run:assign': (msg: RunAssign, ack: (res: AckResult<RunReady>) => void) => void;
+  'params:chunk': (msg: ParamsChunk) => void;
+  'step:assign': (msg: StepAssign) => void;
+  'run:end': (msg: RunEnd) => void;
+  'crowdtrain:error': (err: ErrorPayload) => void;
+}
+
+/** Events workers emit to the coordinator. Payloads are `unknown` on purpose: the coordinator validates with zod. */
+export interface ClientToServerEvents {
+  'worker:hello': (msg: unknown, ack: (res: AckResult<Welcome>) => void) => void;
+  'grad:chunk': (msg: unknown) => void;
+  'grad:commit': (msg: unknown, ack: (res: AckResult<{ accepted: true }>) => void) => void;
+  'worker:leave': (msg: unknown) => void;
+}
+
+/** Inter-server events (none yet). */
+export type InterServerEvents = Record<string, never>;
+
+/** Per-socket data kept by the coordinator. */
+export interface SocketData {
+  workerId?: string;
+}
+
+/** Formats a zod error into one line naming every offending field. */
+export function describeZodError(err: z.ZodError): string {
+  return err.issues
+    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ');
+}

@@ -1,0 +1,281 @@
+import { EpochSampler, splitBatch, type SamplerState } from '../data/epoch-sampler.ts';
+
+/**
+ * The synchronous data-parallel run as a state machine: events in, effects out, no I/O and no
+ * timers. The coordinator's shell performs the effects (sending messages, reducing gradients,
+ * writing the database) and feeds what happened back in as events.
+ *
+ * One update ("round") goes: collecting (slices assigned, waiting for gradients) -> applying
+ * (the shell reduces and applies the optimizer) -> the next round. A worker that leaves, misses
+ * the deadline or sends a rejected update has its slice given back to the sampler, so every sample
+ * is still trained exactly once per epoch.
+ */
+export type RunPhase = 'waiting' | 'collecting' | 'applying' | 'finished';
+
+/** Events the shell feeds into the machine. */
+export type RunEvent =
+  | { type: 'start' }
+  | { type: 'workerReady'; workerId: string }
+  | { type: 'workerLeft'; workerId: string; reason: string }
+  | { type: 'gradientAccepted'; workerId: string; step: number; sampleCount: number; loss: number; accuracy: number }
+  | { type: 'gradientRejected'; workerId: string; step: number; code: string; reason: string }
+  | { type: 'deadline'; step: number }
+  | { type: 'updateApplied'; step: number }
+  | { type: 'stop'; reason: 'stopped' | 'time_limit' | 'signal' | 'failed'; detail?: string };
+
+/** One slice of a round handed to a worker. */
+export interface Assignment {
+  workerId: string;
+  indices: number[];
+}
+
+/** Effects the shell must perform. */
+export type RunEffect =
+  | { type: 'assign'; step: number; epoch: number; paramsVersion: number; assignments: Assignment[] }
+  | { type: 'armDeadline'; step: number }
+  | {
+      type: 'applyUpdate';
+      step: number;
+      epoch: number;
+      contributions: { workerId: string; sampleCount: number; loss: number; accuracy: number }[];
+    }
+  | { type: 'evaluate'; step: number }
+  | { type: 'checkpoint'; step: number; reason: 'periodic' | 'final' | 'time_limit' | 'signal' | 'stopped' }
+  | { type: 'evict'; workerId: string; reason: string }
+  | { type: 'record'; kind: string; workerId?: string; detail: Record<string, unknown> }
+  | { type: 'finished'; status: 'finished' | 'stopped' | 'failed'; step: number; reason: string };
+
+/** Settings of the machine, from the run config. */
+export interface RunMachineOptions {
+  seed: number;
+  datasetSize: number;
+  batchSizePerWorker: number;
+  totalUpdates: number;
+  minWorkers: number;
+  evalEvery: number;
+  checkpointEvery: number;
+}
+
+/** The serialisable part of the machine that goes into checkpoints. */
+export interface RunMachineSnapshot {
+  step: number;
+  sampler: SamplerState;
+}
+
+interface Round {
+  step: number;
+  epoch: number;
+  slices: Map<string, number[]>;
+  done: Map<string, { sampleCount: number; loss: number; accuracy: number }>;
+}
+
+/** The DDP run state machine. */
+export class DdpRunMachine {
+  private phase: RunPhase = 'waiting';
+  private started = false;
+  private stepCount: number;
+  private readonly sampler: EpochSampler;
+  private readonly members: string[] = [];
+  private round: Round | null = null;
+  private stopRequest: { reason: 'stopped' | 'time_limit' | 'signal' | 'failed'; detail?: string } | null = null;
+
+  constructor(
+    private readonly opts: RunMachineOptions,
+    snapshot?: RunMachineSnapshot,
+  ) {
+    this.stepCount = snapshot?.step ?? 0;
+    this.sampler = new EpochSampler({ seed: opts.seed, datasetSize: opts.datasetSize }, snapshot?.sampler);
+  }
+
+  /** Current phase. */
+  get currentPhase(): RunPhase {
+    return this.phase;
+  }
+
+  /** Updates applied so far (= the version of the master parameters). */
+  get step(): number {
+    return this.stepCount;
+  }
+
+  /** The epoch the sampler is in. */
+  get epoch(): number {
+    return this.sampler.epoch;
+  }
+
+  /** Workers currently taking part, in join order. */
+  get activeWorkers(): readonly string[] {
+    return this.members;
+  }
+
+  /** The slice a worker holds in the current round, if any. */
+  sliceOf(workerId: string): readonly number[] | undefined {
+    return this.round?.slices.get(workerId);
+  }
+
+  /** State to checkpoint: only valid between rounds (phase waiting/applying done). */
+  snapshot(): RunMachineSnapshot {
+    return { step: this.stepCount, sampler: this.sampler.state() };
+  }
+
+  /** Feeds one event in; returns the effects to perform, in order. */
+  dispatch(event: RunEvent): RunEffect[] {
+    const fx: RunEffect[] = [];
+    if (this.phase === 'finished') return fx;
+    switch (event.type) {
+      case 'start':
+        this.started = true;
+        this.maybeStartRound(fx);
+        break;
+      case 'workerReady':
+        if (!this.members.includes(event.workerId)) {
+          this.members.push(event.workerId);
+          fx.push({ type: 'record', kind: 'worker_ready', workerId: event.workerId, detail: { workers: this.members.length } });
+        }
+        if (this.phase === 'waiting') this.maybeStartRound(fx);
+        break;
+      case 'workerLeft': {
+        const i = this.members.indexOf(event.workerId);
+        if (i >= 0) this.members.splice(i, 1);
+        this.failSlice(event.workerId, fx, 'slice_reassigned', `worker left: ${event.reason}`);
+        this.maybeCloseRound(fx);
+        break;
+      }
+      case 'gradientAccepted': {
+        const r = this.round;
+        if (!r || this.phase !== 'collecting' || r.step !== event.step || !r.slices.has(event.workerId)) break;
+        if (r.done.has(event.workerId)) break;
+        r.done.set(event.workerId, { sampleCount: event.sampleCount, loss: event.loss, accuracy: event.accuracy });
+        this.maybeCloseRound(fx);
+        break;
+      }
+      case 'gradientRejected': {
+        const r = this.round;
+        if (!r || this.phase !== 'collecting' || r.step !== event.step) break;
+        this.failSlice(event.workerId, fx, 'slice_reassigned', `update rejected: ${event.code}: ${event.reason}`);
+        this.maybeCloseRound(fx);
+        break;
+      }
+      case 'deadline': {
+        const r = this.round;
+        if (!r || this.phase !== 'collecting' || r.step !== event.step) break;
+        for (const workerId of [...r.slices.keys()]) {
+          if (r.done.has(workerId)) continue;
+          const i = this.members.indexOf(workerId);
+          if (i >= 0) this.members.splice(i, 1);
+          fx.push({ type: 'evict', workerId, reason: `missed the deadline of step ${r.step}` });
+          this.failSlice(workerId, fx, 'slice_reassigned', `no gradient for step ${r.step} before the deadline`);
+        }
+        this.maybeCloseRound(fx);
+        break;
+      }
+      case 'updateApplied': {
+        if (this.phase !== 'applying' || !this.round || this.round.step !== event.step) break;
+        this.round = null;
+        this.stepCount += 1;
+        this.phase = 'waiting';
+        const s = this.stepCount;
+        const last = s >= this.opts.totalUpdates;
+        if (s % this.opts.evalEvery === 0 || last) fx.push({ type: 'evaluate', step: s });
+        if (!last && s % this.opts.checkpointEvery === 0 && !this.stopRequest) {
+          fx.push({ type: 'checkpoint', step: s, reason: 'periodic' });
+        }
+        if (last) {
+          fx.push({ type: 'checkpoint', step: s, reason: 'final' });
+          this.finish(fx, 'finished', `reached total_updates=${this.opts.totalUpdates}`);
+          break;
+        }
+        if (this.stopRequest) {
+          this.finishStopped(fx);
+          break;
+        }
+        this.maybeStartRound(fx);
+        break;
+      }
+      case 'stop': {
+        this.stopRequest = { reason: event.reason, detail: event.detail };
+        if (this.phase === 'collecting' && this.round) {
+          // Abandon the round: nothing was applied, its samples go back to the sampler.
+          for (const [workerId, indices] of this.round.slices) this.sampler.giveBack(this.round.epoch, indices);
+          this.round = null;
+          this.phase = 'waiting';
+        }
+        if (this.phase === 'waiting') this.finishStopped(fx);
+        // In 'applying' the stop takes effect after updateApplied.
+        break;
+      }
+      default: {
+        const never: never = event;
+        throw new Error(`unknown run event ${JSON.stringify(never)}`);
+      }
+    }
+    return fx;
+  }
+
+  private finishStopped(fx: RunEffect[]): void {
+    const req = this.stopRequest ?? { reason: 'stopped' as const };
+    if (req.reason !== 'failed') {
+      fx.push({ type: 'checkpoint', step: this.stepCount, reason: req.reason === 'stopped' ? 'stopped' : req.reason });
+    }
+    this.finish(fx, req.reason === 'failed' ? 'failed' : 'stopped', req.detail ?? req.reason);
+  }
+
+  private finish(fx: RunEffect[], status: 'finished' | 'stopped' | 'failed', reason: string): void {
+    this.phase = 'finished';
+    fx.push({ type: 'finished', status, step: this.stepCount, reason });
+  }
+
+  private failSlice(workerId: string, fx: RunEffect[], kind: string, reason: string): void {
+    const r = this.round;
+    if (!r || this.phase !== 'collecting') return;
+    const slice = r.slices.get(workerId);
+    if (!slice || r.done.has(workerId)) return;
+    r.slices.delete(workerId);
+    this.sampler.giveBack(r.epoch, slice);
+    fx.push({ type: 'record', kind, workerId, detail: { step: r.step, reason, reassignedSamples: slice.length } });
+  }
+
+  private maybeStartRound(fx: RunEffect[]): void {
+    if (!this.started || this.phase !== 'waiting' || this.stopRequest) return;
+    if (this.stepCount >= this.opts.totalUpdates) {
+      this.finish(fx, 'finished', `reached total_updates=${this.opts.totalUpdates}`);
+      return;
+    }
+    if (this.members.length === 0 || this.members.length < this.opts.minWorkers) return;
+    const { epoch, indices } = this.sampler.nextBatch(this.opts.batchSizePerWorker * this.members.length);
+    const workers = this.members.slice(0, Math.min(this.members.length, indices.length));
+    const parts = splitBatch(indices, workers.length);
+    const slices = new Map<string, number[]>();
+    workers.forEach((w, i) => slices.set(w, parts[i] ?? []));
+    this.round = { step: this.stepCount, epoch, slices, done: new Map() };
+    this.phase = 'collecting';
+    fx.push({
+      type: 'assign',
+      step: this.stepCount,
+      epoch,
+      paramsVersion: this.stepCount,
+      assignments: workers.map((w) => ({ workerId: w, indices: slices.get(w) ?? [] })),
+    });
+    fx.push({ type: 'armDeadline', step: this.stepCount });
+  }
+
+  private maybeCloseRound(fx: RunEffect[]): void {
+    const r = this.round;
+    if (!r || this.phase !== 'collecting') return;
+    if (r.done.size < r.slices.size) return;
+    if (r.done.size === 0) {
+      // Every slice failed: nothing to apply; the samples were given back. Try again with whoever is left.
+      this.round = null;
+      this.phase = 'waiting';
+      if (this.stopRequest) this.finishStopped(fx);
+      else this.maybeStartRound(fx);
+      return;
+    }
+    this.phase = 'applying';
+    fx.push({
+      type: 'applyUpdate',
+      step: r.step,
+      epoch: r.epoch,
+      contributions: [...r.done.entries()].map(([workerId, d]) => ({ workerId, ...d })),
+    });
+  }
+}

@@ -1,0 +1,245 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { CHUNK_BYTES } from '../protocol/version.ts';
+import { CrowdtrainError, toWireError } from '../protocol/errors.ts';
+import {
+  describeZodError,
+  ParamsChunkSchema,
+  RunAssignSchema,
+  StepAssignSchema,
+  type AckResult,
+  type RunReady,
+} from '../protocol/messages.ts';
+import { ChunkAssembler, splitIntoChunks } from '../codec/chunking.ts';
+import { bytesToFloat32, float32ToBytes } from '../codec/float-bytes.ts';
+import { GradientComputer } from '../models/gradient-computer.ts';
+import { ModelSpecSchema, type ModelSpec } from '../models/model-spec.ts';
+import { DatasetSpecSchema, type DatasetSpec } from '../data/dataset-spec.ts';
+import { datasetBatch, type Dataset } from '../data/dataset.ts';
+import type { WorkerTransport } from './worker-transport.ts';
+
+/** Progress of a worker, reported after every step. */
+export interface WorkerProgress {
+  runId: string;
+  step: number;
+  epoch: number;
+  loss: number;
+  samples: number;
+  stepsDone: number;
+  samplesDone: number;
+  bytesSent: number;
+  bytesReceived: number;
+  computeMs: number;
+  samplesPerSec: number;
+}
+
+/** Hooks and services the session needs from its host (node process or browser tab). */
+export interface WorkerSessionOptions {
+  transport: WorkerTransport;
+  /** Makes the right tfjs backend current for this model; returns its name. */
+  prepareBackend?(model: ModelSpec): Promise<string>;
+  /** Loads (and caches) the train split of a dataset spec. */
+  loadTrainSet(spec: DatasetSpec): Promise<Dataset>;
+  onProgress?(p: WorkerProgress): void;
+  onRunEnd?(runId: string, status: string, reason: string): void;
+  onError?(err: unknown): void;
+}
+
+interface ActiveRun {
+  runId: string;
+  computer: GradientComputer;
+  train: Dataset;
+  paramsVersion: number;
+  assembling: { version: number; assembler: ChunkAssembler } | null;
+  latest: { version: number; params: Float32Array } | null;
+}
+
+/**
+ * The worker loop shared by every kind of worker: builds the run's model, keeps the latest
+ * parameters the coordinator sent, and answers each step assignment with the gradient of its
+ * slice, sent as binary chunks. Steps are processed one at a time, in arrival order.
+ */
+export class WorkerSession {
+  private run: ActiveRun | null = null;
+  private queue: Promise<void> = Promise.resolve();
+  private stepsDone = 0;
+  private samplesDone = 0;
+  private bytesSent = 0;
+  private bytesReceived = 0;
+  private readonly rateWindow: { t: number; samples: number }[] = [];
+
+  constructor(private readonly opts: WorkerSessionOptions) {
+    const t = opts.transport;
+    t.onRunAssign((msg) => this.enqueueAssign(msg));
+    t.onParamsChunk((msg) => this.guard(() => this.handleParamsChunk(msg)));
+    t.onStepAssign((msg) => {
+      this.queue = this.queue.then(() => this.handleStep(msg)).catch((err: unknown) => this.opts.onError?.(err));
+    });
+    t.onRunEnd((msg) => {
+      const runId = typeof (msg as { runId?: unknown }).runId === 'string' ? (msg as { runId: string }).runId : '';
+      this.queue = this.queue.then(() => {
+        if (this.run && this.run.runId === runId) this.disposeRun();
+        this.opts.onRunEnd?.(runId, String((msg as { status?: unknown }).status), String((msg as { reason?: unknown }).reason));
+      });
+    });
+  }
+
+  /** Number of steps this worker has computed. */
+  get steps(): number {
+    return this.stepsDone;
+  }
+
+  /** Releases the model and every tensor the session holds. */
+  dispose(): void {
+    this.disposeRun();
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.opts.onError?.(err);
+    }
+  }
+
+  private enqueueAssign(msg: unknown): Promise<AckResult<RunReady>> {
+    const result = this.queue.then(() => this.handleAssign(msg));
+    this.queue = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  private async handleAssign(raw: unknown): Promise<AckResult<RunReady>> {
+    try {
+      const parsed = RunAssignSchema.safeParse(raw);
+      if (!parsed.success) throw new CrowdtrainError('INVALID_MESSAGE', `run:assign: ${describeZodError(parsed.error)}`);
+      const msg = parsed.data;
+      const model = ModelSpecSchema.parse(msg.model);
+      const datasetSpec = DatasetSpecSchema.parse(msg.dataset);
+      const train = await this.opts.loadTrainSet(datasetSpec);
+      this.disposeRun();
+      const backend = this.opts.prepareBackend ? await this.opts.prepareBackend(model) : tf.getBackend();
+      const computer = GradientComputer.create(model, {
+        inputShape: train.inputShape,
+        numClasses: train.numClasses,
+        seed: msg.seed,
+      });
+      if (computer.layout.totalSize !== msg.paramCount) {
+        computer.dispose();
+        throw new CrowdtrainError(
+          'SHAPE_MISMATCH',
+          `model built here has ${computer.layout.totalSize} parameters, the coordinator's has ${msg.paramCount}`,
+        );
+      }
+      this.run = { runId: msg.runId, computer, train, paramsVersion: -1, assembling: null, latest: null };
+      return { ok: true, runId: msg.runId, paramCount: msg.paramCount, datasetSize: train.size, backend };
+    } catch (err) {
+      this.opts.onError?.(err);
+      return { ok: false, error: toWireError(err) };
+    }
+  }
+
+  private handleParamsChunk(raw: unknown): void {
+    const parsed = ParamsChunkSchema.safeParse(raw);
+    if (!parsed.success) throw new CrowdtrainError('INVALID_MESSAGE', `params:chunk: ${describeZodError(parsed.error)}`);
+    const msg = parsed.data;
+    const run = this.run;
+    if (!run || run.runId !== msg.runId) return;
+    this.bytesReceived += msg.bytes.byteLength;
+    if (!run.assembling || run.assembling.version !== msg.version) {
+      run.assembling = { version: msg.version, assembler: new ChunkAssembler(msg.totalBytes, msg.count) };
+    }
+    run.assembling.assembler.add(msg.index, msg.bytes);
+    if (run.assembling.assembler.complete) {
+      const params = bytesToFloat32(run.assembling.assembler.result());
+      run.latest = { version: msg.version, params };
+      run.assembling = null;
+    }
+  }
+
+  private async handleStep(raw: unknown): Promise<void> {
+    const parsed = StepAssignSchema.safeParse(raw);
+    if (!parsed.success) throw new CrowdtrainError('INVALID_MESSAGE', `step:assign: ${describeZodError(parsed.error)}`);
+    const msg = parsed.data;
+    const run = this.run;
+    if (!run || run.runId !== msg.runId) return;
+    if (!run.latest || run.latest.version !== msg.paramsVersion) {
+      throw new CrowdtrainError(
+        'STALE_UPDATE',
+        `step ${msg.step} needs params version ${msg.paramsVersion}, this worker has ${run.latest?.version ?? 'none'}`,
+      );
+    }
+    if (run.paramsVersion !== msg.paramsVersion) {
+      run.computer.setParams(run.latest.params);
+      run.paramsVersion = msg.paramsVersion;
+    }
+    const indexBytes = msg.indices;
+    const indices = new Uint32Array(indexBytes.byteLength / 4);
+    new Uint8Array(indices.buffer).set(indexBytes);
+    const started = nowMs();
+    const { xs, ys } = datasetBatch(run.train, indices);
+    let result: { grads: Float32Array; loss: number; accuracy: number };
+    try {
+      result = run.computer.computeGradients(xs, ys);
+    } finally {
+      tf.dispose([xs, ys]);
+    }
+    const computeMs = nowMs() - started;
+    const bytes = float32ToBytes(result.grads);
+    const chunks = splitIntoChunks(bytes, CHUNK_BYTES);
+    chunks.forEach((chunk, index) => {
+      this.opts.transport.sendGradChunk({
+        runId: msg.runId,
+        step: msg.step,
+        index,
+        count: chunks.length,
+        totalBytes: bytes.byteLength,
+        bytes: chunk,
+      });
+    });
+    this.bytesSent += bytes.byteLength;
+    const ack = await this.opts.transport.commitGradient({
+      runId: msg.runId,
+      step: msg.step,
+      paramsVersion: msg.paramsVersion,
+      sampleCount: indices.length,
+      loss: result.loss,
+      accuracy: result.accuracy,
+      computeMs,
+    });
+    if (!ack.ok) throw new CrowdtrainError(ack.error.code, `coordinator rejected step ${msg.step}: ${ack.error.message}`);
+    this.stepsDone += 1;
+    this.samplesDone += indices.length;
+    const t = nowMs();
+    this.rateWindow.push({ t, samples: indices.length });
+    while (this.rateWindow.length > 20) this.rateWindow.shift();
+    const first = this.rateWindow[0];
+    const windowSamples = this.rateWindow.reduce((a, w) => a + w.samples, 0) - (first?.samples ?? 0);
+    const span = first ? (t - first.t) / 1000 : 0;
+    this.opts.onProgress?.({
+      runId: msg.runId,
+      step: msg.step,
+      epoch: msg.epoch,
+      loss: result.loss,
+      samples: indices.length,
+      stepsDone: this.stepsDone,
+      samplesDone: this.samplesDone,
+      bytesSent: this.bytesSent,
+      bytesReceived: this.bytesReceived,
+      computeMs,
+      samplesPerSec: span > 0 ? windowSamples / span : indices.length / Math.max(computeMs / 1000, 1e-6),
+    });
+  }
+
+  private disposeRun(): void {
+    if (this.run) {
+      this.run.computer.dispose();
+      this.run = null;
+    }
+  }
+}
+
+function nowMs(): number {
+  return globalThis.performance.now();
+}

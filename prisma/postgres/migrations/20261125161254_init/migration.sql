@@ -1,0 +1,238 @@
+-- CreateTable
+CREATE TABLE "Experiment" (
+    "id" SERIAL NOT NULL,
+    "name" TEXT NOT NULL,
+    "description" TEXT,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "Experiment_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "Sweep" (
+    "id" SERIAL NOT NULL,
+    "name" TEXT NOT NULL,
+    "searchSpace" TEXT NOT NULL,
+    "algorithm" TEXT NOT NULL,
+    "status" TEXT NOT NULL DEFAULT 'queued',
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "Sweep_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "Run" (
+    "id" SERIAL NOT NULL,
+    "experimentId" INTEGER NOT NULL,
+    "name" TEXT NOT NULL,
+    "description" TEXT,
+    "mode" TEXT NOT NULL,
+    "status" TEXT NOT NULL DEFAULT 'queued',
+    "config" TEXT NOT NULL,
+    "seed" INTEGER NOT NULL,
+    "step" INTEGER NOT NULL DEFAULT 0,
+    "totalUpdates" INTEGER NOT NULL,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "startedAt" TIMESTAMP(3),
+    "endedAt" TIMESTAMP(3),
+    "error" TEXT,
+    "sweepId" INTEGER,
+    "resumedFromRunId" INTEGER,
+
+    CONSTRAINT "Run_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "Param" (
+    "id" SERIAL NOT NULL,
+    "runId" INTEGER NOT NULL,
+    "key" TEXT NOT NULL,
+    "value" TEXT NOT NULL,
+
+    CONSTRAINT "Param_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "Metric" (
+    "id" SERIAL NOT NULL,
+    "runId" INTEGER NOT NULL,
+    "key" TEXT NOT NULL,
+    "step" INTEGER NOT NULL,
+    "value" DOUBLE PRECISION NOT NULL,
+    "time" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "Metric_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "Worker" (
+    "id" TEXT NOT NULL,
+    "kind" TEXT NOT NULL,
+    "backend" TEXT NOT NULL,
+    "deviceInfo" TEXT NOT NULL,
+    "userAgent" TEXT,
+    "name" TEXT,
+    "joinedAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "leftAt" TIMESTAMP(3),
+    "lastSeenAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "Worker_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "Contribution" (
+    "id" SERIAL NOT NULL,
+    "runId" INTEGER NOT NULL,
+    "workerId" TEXT NOT NULL,
+    "steps" INTEGER NOT NULL DEFAULT 0,
+    "samples" INTEGER NOT NULL DEFAULT 0,
+    "bytesIn" BIGINT NOT NULL DEFAULT 0,
+    "bytesOut" BIGINT NOT NULL DEFAULT 0,
+    "rejected" INTEGER NOT NULL DEFAULT 0,
+    "lastRejectReason" TEXT,
+
+    CONSTRAINT "Contribution_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "Checkpoint" (
+    "id" SERIAL NOT NULL,
+    "runId" INTEGER NOT NULL,
+    "step" INTEGER NOT NULL,
+    "path" TEXT NOT NULL,
+    "sha256" TEXT NOT NULL,
+    "sizeBytes" BIGINT NOT NULL,
+    "isLatest" BOOLEAN NOT NULL DEFAULT false,
+    "isBest" BOOLEAN NOT NULL DEFAULT false,
+    "metricValue" DOUBLE PRECISION,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "Checkpoint_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "RegisteredModel" (
+    "id" SERIAL NOT NULL,
+    "name" TEXT NOT NULL,
+    "description" TEXT,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "RegisteredModel_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "ModelVersion" (
+    "id" SERIAL NOT NULL,
+    "registeredModelId" INTEGER NOT NULL,
+    "version" INTEGER NOT NULL,
+    "sourceRunId" INTEGER,
+    "sourceCheckpointId" INTEGER,
+    "aliases" TEXT NOT NULL DEFAULT '[]',
+    "description" TEXT,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "ModelVersion_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "Event" (
+    "id" SERIAL NOT NULL,
+    "runId" INTEGER,
+    "workerId" TEXT,
+    "time" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "kind" TEXT NOT NULL,
+    "detail" TEXT,
+
+    CONSTRAINT "Event_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "ApiToken" (
+    "id" SERIAL NOT NULL,
+    "name" TEXT NOT NULL,
+    "hash" TEXT NOT NULL,
+    "scope" TEXT NOT NULL,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "lastUsedAt" TIMESTAMP(3),
+    "revokedAt" TIMESTAMP(3),
+
+    CONSTRAINT "ApiToken_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateIndex
+CREATE UNIQUE INDEX "Experiment_name_key" ON "Experiment"("name");
+
+-- CreateIndex
+CREATE INDEX "Run_experimentId_createdAt_idx" ON "Run"("experimentId", "createdAt");
+
+-- CreateIndex
+CREATE INDEX "Run_status_idx" ON "Run"("status");
+
+-- CreateIndex
+CREATE INDEX "Run_sweepId_idx" ON "Run"("sweepId");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "Param_runId_key_key" ON "Param"("runId", "key");
+
+-- CreateIndex
+CREATE INDEX "Metric_runId_key_step_idx" ON "Metric"("runId", "key", "step");
+
+-- CreateIndex
+CREATE INDEX "Contribution_workerId_idx" ON "Contribution"("workerId");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "Contribution_runId_workerId_key" ON "Contribution"("runId", "workerId");
+
+-- CreateIndex
+CREATE INDEX "Checkpoint_runId_step_idx" ON "Checkpoint"("runId", "step");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "RegisteredModel_name_key" ON "RegisteredModel"("name");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "ModelVersion_registeredModelId_version_key" ON "ModelVersion"("registeredModelId", "version");
+
+-- CreateIndex
+CREATE INDEX "Event_runId_time_idx" ON "Event"("runId", "time");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "ApiToken_hash_key" ON "ApiToken"("hash");
+
+-- AddForeignKey
+ALTER TABLE "Run" ADD CONSTRAINT "Run_experimentId_fkey" FOREIGN KEY ("experimentId") REFERENCES "Experiment"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "Run" ADD CONSTRAINT "Run_sweepId_fkey" FOREIGN KEY ("sweepId") REFERENCES "Sweep"("id") ON DELETE SET NULL ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "Run" ADD CONSTRAINT "Run_resumedFromRunId_fkey" FOREIGN KEY ("resumedFromRunId") REFERENCES "Run"("id") ON DELETE SET NULL ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "Param" ADD CONSTRAINT "Param_runId_fkey" FOREIGN KEY ("runId") REFERENCES "Run"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "Metric" ADD CONSTRAINT "Metric_runId_fkey" FOREIGN KEY ("runId") REFERENCES "Run"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "Contribution" ADD CONSTRAINT "Contribution_runId_fkey" FOREIGN KEY ("runId") REFERENCES "Run"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "Contribution" ADD CONSTRAINT "Contribution_workerId_fkey" FOREIGN KEY ("workerId") REFERENCES "Worker"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "Checkpoint" ADD CONSTRAINT "Checkpoint_runId_fkey" FOREIGN KEY ("runId") REFERENCES "Run"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "ModelVersion" ADD CONSTRAINT "ModelVersion_registeredModelId_fkey" FOREIGN KEY ("registeredModelId") REFERENCES "RegisteredModel"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "ModelVersion" ADD CONSTRAINT "ModelVersion_sourceRunId_fkey" FOREIGN KEY ("sourceRunId") REFERENCES "Run"("id") ON DELETE SET NULL ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "ModelVersion" ADD CONSTRAINT "ModelVersion_sourceCheckpointId_fkey" FOREIGN KEY ("sourceCheckpointId") REFERENCES "Checkpoint"("id") ON DELETE SET NULL ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "Event" ADD CONSTRAINT "Event_runId_fkey" FOREIGN KEY ("runId") REFERENCES "Run"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "Event" ADD CONSTRAINT "Event_workerId_fkey" FOREIGN KEY ("workerId") REFERENCES "Worker"("id") ON DELETE SET NULL ON UPDATE CASCADE;

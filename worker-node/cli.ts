@@ -1,0 +1,178 @@
+import os from 'node:os';
+import { Command, Option, InvalidArgumentError } from 'commander';
+import createDebug from 'debug';
+import * as tf from '@tensorflow/tfjs-core';
+import { WorkerSession, type WorkerProgress } from '../core/worker/worker-session.ts';
+import { loadDataset, type DatasetSpec } from '../core/data/dataset-spec.ts';
+import type { Dataset } from '../core/data/dataset.ts';
+import type { ModelSpec } from '../core/models/model-spec.ts';
+import { CrowdtrainError } from '../core/protocol/errors.ts';
+import { BACKEND_REQUESTS, parseBackendRequest, selectBackend, type BackendRequest } from './backend/select-backend.ts';
+import { connectWorkerSocket, socketTransport } from './socket-transport.ts';
+
+const debug = createDebug('crowdtrain:worker');
+
+interface WorkerCliOptions {
+  url: string;
+  token: string;
+  backend: BackendRequest;
+  name?: string;
+  quiet: boolean;
+  exitAfterRun: boolean;
+}
+
+function parseUrl(value: string): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new InvalidArgumentError(`"${value}" is not a URL; expected e.g. http://127.0.0.1:3000`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError(`URL scheme must be http or https, got ${u.protocol}`);
+  return u.origin;
+}
+
+function parseBackend(value: string): BackendRequest {
+  try {
+    return parseBackendRequest(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+const program = new Command()
+  .name('crowdtrain-worker')
+  .description('Headless crowdtrain worker: joins a coordinator and computes gradients for its active run.')
+  .addOption(new Option('--url <url>', 'coordinator URL').env('CROWDTRAIN_URL').default('http://127.0.0.1:3000').argParser(parseUrl))
+  .addOption(new Option('--token <token>', 'worker join token printed by the coordinator').env('CROWDTRAIN_TOKEN'))
+  .addOption(
+    new Option('--backend <name>', `tfjs backend: ${BACKEND_REQUESTS.join('|')}`).env('CROWDTRAIN_BACKEND').default('auto').argParser(parseBackend),
+  )
+  .option('--name <name>', 'name shown in the dashboard', `${os.hostname()}-${process.pid}`)
+  .option('--quiet', 'no progress output', false)
+  .option('--exit-after-run', 'exit when the run this worker trained ends', false)
+  .showHelpAfterError();
+
+async function main(): Promise<void> {
+  program.parse();
+  const opts = program.opts<WorkerCliOptions>();
+  if (!opts.token) {
+    program.error('error: --token is required (or set CROWDTRAIN_TOKEN); the coordinator prints it at start');
+  }
+  const out = (line: string) => {
+    if (!opts.quiet) process.stdout.write(`${line}\n`);
+  };
+
+  let choice;
+  try {
+    choice = await selectBackend(opts.backend, { needsConvBackprop: true });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  for (const f of choice.fallbacks) out(`backend ${f.backend} skipped: ${f.reason}`);
+  out(`worker ${opts.name}: backend ${choice.backend}${choice.device.adapter ? ` (${choice.device.adapter})` : ''}`);
+
+  const datasets = new Map<string, Promise<Dataset>>();
+  const loadTrainSet = (spec: DatasetSpec): Promise<Dataset> => {
+    const key = JSON.stringify(spec);
+    let p = datasets.get(key);
+    if (!p) {
+      p = loadDataset(spec).then((d) => d.train);
+      datasets.set(key, p);
+    }
+    return p;
+  };
+  const prepareBackend = async (model: ModelSpec): Promise<string> => {
+    if (opts.backend === 'auto') {
+      const c = await selectBackend('auto', { needsConvBackprop: model.type === 'cnn' });
+      return c.backend;
+    }
+    return tf.getBackend();
+  };
+
+  const socket = connectWorkerSocket(opts.url, opts.token);
+  let workerId: string | undefined;
+  let lastLine = 0;
+  const session = new WorkerSession({
+    transport: socketTransport(socket),
+    loadTrainSet,
+    prepareBackend,
+    onProgress: (p: WorkerProgress) => {
+      const now = Date.now();
+      if (now - lastLine < 2000) return;
+      lastLine = now;
+      out(
+        `[${workerId ?? opts.name}] step ${p.step} epoch ${p.epoch} loss ${p.loss.toFixed(4)} ` +
+          `${p.samplesPerSec.toFixed(1)} samples/s, ${p.stepsDone} steps, ${(p.bytesSent / 1e6).toFixed(1)} MB sent`,
+      );
+    },
+    onRunEnd: (runId, status, reason) => {
+      out(`run ${runId} ${status}: ${reason}`);
+      if (opts.exitAfterRun) shutdown(0, 'run ended');
+    },
+    onError: (err) => {
+      const msg = err instanceof Error ? err.message : String(err);
+      process.stderr.write(`worker error: ${msg}\n`);
+    },
+  });
+
+  socket.on('connect', () => {
+    debug('connected as socket %s', socket.id);
+    socket
+      .timeout(30_000)
+      .emitWithAck('worker:hello', {
+        kind: 'node',
+        backend: tf.getBackend(),
+        name: opts.name,
+        workerId,
+        userAgent: `node/${process.versions.node} ${process.platform}-${process.arch}`,
+        deviceInfo: {
+          hostname: os.hostname(),
+          cpus: os.cpus().length,
+          memoryGb: Math.round(os.totalmem() / 2 ** 30),
+          adapter: choice.device.adapter ?? null,
+        },
+        capabilities: { convBackprop: true },
+      })
+      .then((res) => {
+        if (res.ok) {
+          workerId = res.workerId;
+          out(`joined ${opts.url} as ${res.workerId}`);
+        } else process.stderr.write(`join refused: ${res.error.code}: ${res.error.message}\n`);
+      })
+      .catch((err: unknown) => process.stderr.write(`hello failed: ${(err as Error).message}\n`));
+  });
+  socket.on('connect_error', (err) => {
+    const code = (err as Error & { data?: { code?: string } }).data?.code;
+    if (code === 'BAD_TOKEN' || code === 'PROTOCOL_MISMATCH' || code === 'INVALID_MESSAGE') {
+      process.stderr.write(`cannot join ${opts.url}: ${err.message}\n`);
+      shutdown(3, code);
+      return;
+    }
+    out(`coordinator ${opts.url} unreachable (${err.message}); retrying`);
+  });
+  socket.on('crowdtrain:error', (e) => process.stderr.write(`coordinator says ${e.code}: ${e.message}\n`));
+  socket.on('disconnect', (reason) => out(`disconnected (${reason})${socket.active ? '; reconnecting' : ''}`));
+
+  let stopping = false;
+  function shutdown(code: number, why: string): void {
+    if (stopping) return;
+    stopping = true;
+    debug('shutting down: %s', why);
+    if (socket.connected) socket.emit('worker:leave', { reason: why });
+    setTimeout(() => {
+      socket.close();
+      session.dispose();
+      process.exit(code);
+    }, 50);
+  }
+  process.on('SIGINT', () => shutdown(0, 'SIGINT'));
+  process.on('SIGTERM', () => shutdown(0, 'SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  const msg = err instanceof CrowdtrainError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+  process.stderr.write(`crowdtrain-worker: ${msg}\n`);
+  process.exit(1);
+});
