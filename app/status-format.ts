@@ -24,13 +24,12 @@ export function formatPercent(value: number | null | undefined): string {
 }
 
 /**
- * Formats a loss or learning rate: 4 significant digits, exponent notation below 0.001.
- * @example formatScalar(0.0001) // '1.000e-4'
+ * Formats a loss or learning rate to 4 significant digits without trailing zeros.
+ * @example formatScalar(0.001) // '0.001'; formatScalar(0.213456) // '0.2135'
  */
 export function formatScalar(value: number | null | undefined): string {
   if (!isFiniteNumber(value)) return MISSING;
-  if (value !== 0 && Math.abs(value) < 1e-3) return value.toExponential(3);
-  return value.toPrecision(4);
+  return String(Number(value.toPrecision(4)));
 }
 
 /**

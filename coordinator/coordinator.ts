@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import createDebug from 'debug';
@@ -18,7 +19,7 @@ import { CrowdtrainError, ErrorCode, toWireError } from '../core/protocol/errors
 import type { RunConfig } from '../core/config/run-config.ts';
 import type { Database } from '../prisma/db.ts';
 import { TrackingStore } from '../prisma/queries/tracking-store.ts';
-import { RunSession, loadRunCheckpoint, type RunOutcome, type RunProgress } from './run/run-session.ts';
+import { RunSession, loadRunCheckpoint, type AppliedUpdate, type RunOutcome, type RunProgress } from './run/run-session.ts';
 import type { WorkerHandle } from './run/worker-handle.ts';
 import { tokensMatch } from './worker-token.ts';
 import { createApiHandler } from './http/api.ts';
@@ -65,6 +66,17 @@ const MAX_INVALID_MESSAGES = 20;
  */
 export class Coordinator {
   readonly store: TrackingStore;
+  /**
+   * Observability events: 'worker-joined' (WorkerInfo), 'worker-left' (id, reason),
+   * 'progress' (RunProgress), 'update' (AppliedUpdate), 'run-ended' (runId, RunOutcome).
+   */
+  readonly events = new EventEmitter<{
+    'worker-joined': [WorkerInfo];
+    'worker-left': [string, string];
+    progress: [RunProgress];
+    update: [AppliedUpdate];
+    'run-ended': [string, RunOutcome];
+  }>();
   private readonly server: http.Server;
   private readonly io: Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
   private readonly sockets = new Map<string, CoordinatorSocket>();
@@ -207,12 +219,19 @@ export class Coordinator {
       store: this.store,
       dataDir: this.opts.dataDir,
       resumeFrom,
-      onProgress: (p) => this.opts.onRunProgress?.(p),
+      onProgress: (p) => {
+        this.opts.onRunProgress?.(p);
+        this.events.emit('progress', p);
+      },
+      onUpdateApplied: (u) => this.events.emit('update', u),
     });
     await this.store.setRunStatus(runId, 'running');
     this.session = session;
     for (const [id, socket] of this.sockets) void session.addWorker(this.handleFor(id, socket));
-    void session.done.then((o: RunOutcome) => debug('run %s ended: %o', runId, o));
+    void session.done.then((o: RunOutcome) => {
+      debug('run %s ended: %o', runId, o);
+      this.events.emit('run-ended', runId, o);
+    });
     return session;
   }
 
@@ -294,6 +313,8 @@ export class Coordinator {
           debug('could not record worker %s: %O', id, err);
         }
         ack({ ok: true, workerId: id, protocolVersion: PROTOCOL_VERSION });
+        const joined = this.workerInfo.get(id);
+        if (joined) this.events.emit('worker-joined', joined);
         const run = this.activeRun;
         if (run) void run.addWorker(this.handleFor(id, socket));
       })().catch((err: unknown) => debug('hello failed: %O', err));
@@ -355,6 +376,7 @@ export class Coordinator {
     this.workerInfo.delete(id);
     const run = this.activeRun;
     run?.removeWorker(id, reason);
+    this.events.emit('worker-left', id, reason);
     void (async () => {
       await this.store.markWorkerLeft(id);
       await this.store.recordEvent({ runId: run?.runId, workerId: id, kind: 'worker_left', detail: { reason } });

@@ -113,7 +113,7 @@ const MIGRATION_ROWS_SQL =
   'SELECT migration_name, checksum, finished_at IS NOT NULL AS finished, rolled_back_at IS NOT NULL AS rolled_back FROM _prisma_migrations';
 
 /** Reads `_prisma_migrations` over a short-lived read-only connection; null when there is none. */
-async function readSqliteMigrationRows(filePath: string): Promise<MigrationRow[] | null> {
+function readSqliteMigrationRows(filePath: string): MigrationRow[] | null {
   if (!existsSync(filePath)) return null;
   const db = new BetterSqlite3(filePath, { readonly: true, fileMustExist: true, timeout: SQLITE_BUSY_TIMEOUT_MS });
   try {
@@ -137,8 +137,8 @@ async function readPrismaMigrationRows(prisma: TrackingPrismaClient): Promise<Mi
  * True when every migration on disk is recorded as applied with the same checksum and nothing
  * failed; then the schema engine (hundreds of ms to load) need not run.
  */
-async function isUpToDate(rowsPromise: Promise<MigrationRow[] | null>, provider: DatabaseProvider): Promise<boolean> {
-  const rows = await rowsPromise;
+async function isUpToDate(rowsOrPromise: MigrationRow[] | null | Promise<MigrationRow[] | null>, provider: DatabaseProvider): Promise<boolean> {
+  const rows = await rowsOrPromise;
   if (rows === null) return false;
   const live = rows.filter((r) => !truthy(r.rolled_back));
   if (live.some((r) => !truthy(r.finished))) return false;

@@ -66,6 +66,18 @@ export interface RunSessionOptions {
   /** Resume from this checkpoint content (exact continuation). */
   resumeFrom?: CheckpointContent;
   onProgress?(p: RunProgress): void;
+  /** Called after every applied update with the samples each contributing worker trained. */
+  onUpdateApplied?(u: AppliedUpdate): void;
+}
+
+/** What one applied update trained. */
+export interface AppliedUpdate {
+  runId: string;
+  /** The update's index (params version it was computed at). */
+  step: number;
+  epoch: number;
+  trainLoss: number;
+  slices: { workerId: string; indices: number[] }[];
 }
 
 /**
@@ -102,6 +114,8 @@ export class RunSession {
   /** Resolves when the run has finished, stopped or failed, and everything is written. */
   readonly done: Promise<RunOutcome>;
   private readonly onProgress?: (p: RunProgress) => void;
+  private readonly onUpdateApplied?: (u: AppliedUpdate) => void;
+  private roundAssignments: { workerId: string; indices: number[] }[] = [];
 
   private constructor(opts: RunSessionOptions) {
     this.runId = opts.runId;
@@ -109,6 +123,7 @@ export class RunSession {
     this.store = opts.store;
     this.dataDir = opts.dataDir;
     this.onProgress = opts.onProgress;
+    this.onUpdateApplied = opts.onUpdateApplied;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.progress = {
       runId: opts.runId,
@@ -394,6 +409,7 @@ export class RunSession {
     this.roundStartedAt = performance.now();
     this.roundBytesIn = 0;
     this.roundBytesOut = 0;
+    this.roundAssignments = fx.assignments;
     this.grads.clear();
     let paramBytes: Uint8Array | null = null;
     let chunks: Uint8Array[] = [];
@@ -476,6 +492,16 @@ export class RunSession {
     });
     if (step % 10 === 0) void this.store.setRunProgress(this.runId, step).catch((e: unknown) => debug('%O', e));
     this.onProgress?.(this.status());
+    if (this.onUpdateApplied) {
+      const ids = new Set(fx.contributions.map((c) => c.workerId));
+      this.onUpdateApplied({
+        runId: this.runId,
+        step: fx.step,
+        epoch: fx.epoch,
+        trainLoss,
+        slices: this.roundAssignments.filter((a) => ids.has(a.workerId)),
+      });
+    }
     // Feed the result back; effects of the next round run in this same chain.
     const effects = this.machine.dispatch({ type: 'updateApplied', step: fx.step });
     for (const e of effects) await this.perform(e);

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import { CrowdtrainError } from '../protocol/errors.ts';
+import { PatchConv2D } from './patch-conv2d.ts';
 
 /** Activations a spec may name; all are smooth or piecewise-linear and deterministic. */
 export const ActivationSchema = z.enum(['relu', 'tanh', 'sigmoid', 'elu']);
@@ -53,6 +54,12 @@ export interface ModelBuildInfo {
   numClasses: number;
   /** Same seed => bit-identical initial weights on every worker. */
   seed: number;
+  /**
+   * How conv layers are computed: 'patch' ({@link PatchConv2D}, default: fast on cpu, trainable
+   * on wasm) or 'native' (tfjs conv2d: use where the backend has fast conv kernels, e.g. webgl,
+   * webgpu, tfjs-node). Both give the same function and the same parameter layout.
+   */
+  convImplementation?: 'patch' | 'native';
 }
 
 /**
@@ -149,18 +156,20 @@ export function buildModel(spec: ModelSpec, info: ModelBuildInfo): tfl.Sequentia
         model.add(tfl.layers.reshape({ name: 'to_image', targetShape: image, ...shapeArg(inputShape) }));
       }
       spec.conv.forEach((conv, i) => {
+        const args = {
+          name: `conv_${i}`,
+          filters: conv.filters,
+          kernelSize: conv.kernel_size,
+          strides: conv.stride,
+          padding: conv.padding,
+          activation: spec.activation,
+          kernelInitializer: kernelInit(),
+          ...shapeArg(image),
+        };
         model.add(
-          tfl.layers.conv2d({
-            name: `conv_${i}`,
-            filters: conv.filters,
-            kernelSize: conv.kernel_size,
-            strides: conv.stride,
-            padding: conv.padding,
-            activation: spec.activation,
-            kernelInitializer: kernelInit(),
-            biasInitializer: 'zeros',
-            ...shapeArg(image),
-          }),
+          (info.convImplementation ?? 'patch') === 'patch'
+            ? new PatchConv2D(args)
+            : tfl.layers.conv2d({ ...args, biasInitializer: 'zeros' }),
         );
         if (spec.pool > 0) {
           model.add(tfl.layers.maxPooling2d({ name: `pool_${i}`, poolSize: spec.pool, strides: spec.pool }));

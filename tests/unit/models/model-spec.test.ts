@@ -93,6 +93,28 @@ describe('buildModel', () => {
     }
   });
 
+  it("'patch' and 'native' conv implementations share layout and initial weights and compute the same logits", () => {
+    const spec = parseModelSpec({ type: 'cnn', conv: [{ filters: 3, kernel_size: 3, stride: 2 }, { filters: 4, kernel_size: 2, padding: 'same' }], pool: 0, dense: [5] });
+    const base = { inputShape: [9, 9, 2], numClasses: 4, seed: 21 };
+    const patch = buildModel(spec, { ...base, convImplementation: 'patch' });
+    const native = buildModel(spec, { ...base, convImplementation: 'native' });
+    expect(patch.layers[0]?.getClassName()).toBe('PatchConv2D');
+    expect(native.layers[0]?.getClassName()).toBe('Conv2D');
+    const layout = layoutOfModel(patch);
+    expect(layoutOfModel(native)).toEqual(layout);
+    expect(Array.from(flattenWeights(native, layout))).toEqual(Array.from(flattenWeights(patch, layout)));
+    const diff = tf.tidy(() => {
+      const x = tf.randomUniform([3, 9, 9, 2], -1, 1, 'float32', 1);
+      const a = patch.predict(x) as tf.Tensor;
+      const b = native.predict(x) as tf.Tensor;
+      return [tf.max(tf.abs(tf.sub(a, b))).dataSync()[0], tf.max(tf.abs(a)).dataSync()[0]];
+    });
+    expect(diff[0]).toBeLessThanOrEqual(1e-5);
+    expect(diff[1]).toBeGreaterThan(1e-2);
+    patch.dispose();
+    native.dispose();
+  });
+
   it('gives each layer its own initial kernel (derived seeds, not one shared stream)', () => {
     const model = buildModel(parseModelSpec({ type: 'mlp', hidden: [8, 8] }), { inputShape: [8], numClasses: 8, seed: 3 });
     const [k0, , k1] = model.trainableWeights.map((w) => Array.from(w.read().dataSync()));

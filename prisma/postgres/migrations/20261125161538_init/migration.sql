@@ -1,6 +1,6 @@
 -- CreateTable
 CREATE TABLE "Experiment" (
-    "id" SERIAL NOT NULL,
+    "id" TEXT NOT NULL,
     "name" TEXT NOT NULL,
     "description" TEXT,
     "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
@@ -10,7 +10,7 @@ CREATE TABLE "Experiment" (
 
 -- CreateTable
 CREATE TABLE "Sweep" (
-    "id" SERIAL NOT NULL,
+    "id" TEXT NOT NULL,
     "name" TEXT NOT NULL,
     "searchSpace" TEXT NOT NULL,
     "algorithm" TEXT NOT NULL,
@@ -22,8 +22,8 @@ CREATE TABLE "Sweep" (
 
 -- CreateTable
 CREATE TABLE "Run" (
-    "id" SERIAL NOT NULL,
-    "experimentId" INTEGER NOT NULL,
+    "id" TEXT NOT NULL,
+    "experimentId" TEXT NOT NULL,
     "name" TEXT NOT NULL,
     "description" TEXT,
     "mode" TEXT NOT NULL,
@@ -36,8 +36,8 @@ CREATE TABLE "Run" (
     "startedAt" TIMESTAMP(3),
     "endedAt" TIMESTAMP(3),
     "error" TEXT,
-    "sweepId" INTEGER,
-    "resumedFromRunId" INTEGER,
+    "sweepId" TEXT,
+    "resumedFromRunId" TEXT,
 
     CONSTRAINT "Run_pkey" PRIMARY KEY ("id")
 );
@@ -45,7 +45,7 @@ CREATE TABLE "Run" (
 -- CreateTable
 CREATE TABLE "Param" (
     "id" SERIAL NOT NULL,
-    "runId" INTEGER NOT NULL,
+    "runId" TEXT NOT NULL,
     "key" TEXT NOT NULL,
     "value" TEXT NOT NULL,
 
@@ -55,7 +55,7 @@ CREATE TABLE "Param" (
 -- CreateTable
 CREATE TABLE "Metric" (
     "id" SERIAL NOT NULL,
-    "runId" INTEGER NOT NULL,
+    "runId" TEXT NOT NULL,
     "key" TEXT NOT NULL,
     "step" INTEGER NOT NULL,
     "value" DOUBLE PRECISION NOT NULL,
@@ -82,10 +82,10 @@ CREATE TABLE "Worker" (
 -- CreateTable
 CREATE TABLE "Contribution" (
     "id" SERIAL NOT NULL,
-    "runId" INTEGER NOT NULL,
+    "runId" TEXT NOT NULL,
     "workerId" TEXT NOT NULL,
     "steps" INTEGER NOT NULL DEFAULT 0,
-    "samples" INTEGER NOT NULL DEFAULT 0,
+    "samples" BIGINT NOT NULL DEFAULT 0,
     "bytesIn" BIGINT NOT NULL DEFAULT 0,
     "bytesOut" BIGINT NOT NULL DEFAULT 0,
     "rejected" INTEGER NOT NULL DEFAULT 0,
@@ -96,8 +96,8 @@ CREATE TABLE "Contribution" (
 
 -- CreateTable
 CREATE TABLE "Checkpoint" (
-    "id" SERIAL NOT NULL,
-    "runId" INTEGER NOT NULL,
+    "id" TEXT NOT NULL,
+    "runId" TEXT NOT NULL,
     "step" INTEGER NOT NULL,
     "path" TEXT NOT NULL,
     "sha256" TEXT NOT NULL,
@@ -112,7 +112,7 @@ CREATE TABLE "Checkpoint" (
 
 -- CreateTable
 CREATE TABLE "RegisteredModel" (
-    "id" SERIAL NOT NULL,
+    "id" TEXT NOT NULL,
     "name" TEXT NOT NULL,
     "description" TEXT,
     "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
@@ -122,11 +122,11 @@ CREATE TABLE "RegisteredModel" (
 
 -- CreateTable
 CREATE TABLE "ModelVersion" (
-    "id" SERIAL NOT NULL,
-    "registeredModelId" INTEGER NOT NULL,
+    "id" TEXT NOT NULL,
+    "registeredModelId" TEXT NOT NULL,
     "version" INTEGER NOT NULL,
-    "sourceRunId" INTEGER,
-    "sourceCheckpointId" INTEGER,
+    "sourceRunId" TEXT,
+    "sourceCheckpointId" TEXT,
     "aliases" TEXT NOT NULL DEFAULT '[]',
     "description" TEXT,
     "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
@@ -137,7 +137,7 @@ CREATE TABLE "ModelVersion" (
 -- CreateTable
 CREATE TABLE "Event" (
     "id" SERIAL NOT NULL,
-    "runId" INTEGER,
+    "runId" TEXT,
     "workerId" TEXT,
     "time" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "kind" TEXT NOT NULL,
@@ -148,7 +148,7 @@ CREATE TABLE "Event" (
 
 -- CreateTable
 CREATE TABLE "ApiToken" (
-    "id" SERIAL NOT NULL,
+    "id" TEXT NOT NULL,
     "name" TEXT NOT NULL,
     "hash" TEXT NOT NULL,
     "scope" TEXT NOT NULL,
@@ -196,6 +196,9 @@ CREATE UNIQUE INDEX "ModelVersion_registeredModelId_version_key" ON "ModelVersio
 CREATE INDEX "Event_runId_time_idx" ON "Event"("runId", "time");
 
 -- CreateIndex
+CREATE INDEX "Event_workerId_time_idx" ON "Event"("workerId", "time");
+
+-- CreateIndex
 CREATE UNIQUE INDEX "ApiToken_hash_key" ON "ApiToken"("hash");
 
 -- AddForeignKey
@@ -233,6 +236,3 @@ ALTER TABLE "ModelVersion" ADD CONSTRAINT "ModelVersion_sourceCheckpointId_fkey"
 
 -- AddForeignKey
 ALTER TABLE "Event" ADD CONSTRAINT "Event_runId_fkey" FOREIGN KEY ("runId") REFERENCES "Run"("id") ON DELETE CASCADE ON UPDATE CASCADE;
-
--- AddForeignKey
-ALTER TABLE "Event" ADD CONSTRAINT "Event_workerId_fkey" FOREIGN KEY ("workerId") REFERENCES "Worker"("id") ON DELETE SET NULL ON UPDATE CASCADE;

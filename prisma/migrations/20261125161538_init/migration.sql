@@ -1,6 +1,6 @@
 -- CreateTable
 CREATE TABLE "Experiment" (
-    "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    "id" TEXT NOT NULL PRIMARY KEY,
     "name" TEXT NOT NULL,
     "description" TEXT,
     "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
@@ -8,7 +8,7 @@ CREATE TABLE "Experiment" (
 
 -- CreateTable
 CREATE TABLE "Sweep" (
-    "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    "id" TEXT NOT NULL PRIMARY KEY,
     "name" TEXT NOT NULL,
     "searchSpace" TEXT NOT NULL,
     "algorithm" TEXT NOT NULL,
@@ -18,8 +18,8 @@ CREATE TABLE "Sweep" (
 
 -- CreateTable
 CREATE TABLE "Run" (
-    "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
-    "experimentId" INTEGER NOT NULL,
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "experimentId" TEXT NOT NULL,
     "name" TEXT NOT NULL,
     "description" TEXT,
     "mode" TEXT NOT NULL,
@@ -32,8 +32,8 @@ CREATE TABLE "Run" (
     "startedAt" DATETIME,
     "endedAt" DATETIME,
     "error" TEXT,
-    "sweepId" INTEGER,
-    "resumedFromRunId" INTEGER,
+    "sweepId" TEXT,
+    "resumedFromRunId" TEXT,
     CONSTRAINT "Run_experimentId_fkey" FOREIGN KEY ("experimentId") REFERENCES "Experiment" ("id") ON DELETE CASCADE ON UPDATE CASCADE,
     CONSTRAINT "Run_sweepId_fkey" FOREIGN KEY ("sweepId") REFERENCES "Sweep" ("id") ON DELETE SET NULL ON UPDATE CASCADE,
     CONSTRAINT "Run_resumedFromRunId_fkey" FOREIGN KEY ("resumedFromRunId") REFERENCES "Run" ("id") ON DELETE SET NULL ON UPDATE CASCADE
@@ -42,7 +42,7 @@ CREATE TABLE "Run" (
 -- CreateTable
 CREATE TABLE "Param" (
     "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
-    "runId" INTEGER NOT NULL,
+    "runId" TEXT NOT NULL,
     "key" TEXT NOT NULL,
     "value" TEXT NOT NULL,
     CONSTRAINT "Param_runId_fkey" FOREIGN KEY ("runId") REFERENCES "Run" ("id") ON DELETE CASCADE ON UPDATE CASCADE
@@ -51,7 +51,7 @@ CREATE TABLE "Param" (
 -- CreateTable
 CREATE TABLE "Metric" (
     "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
-    "runId" INTEGER NOT NULL,
+    "runId" TEXT NOT NULL,
     "key" TEXT NOT NULL,
     "step" INTEGER NOT NULL,
     "value" REAL NOT NULL,
@@ -75,10 +75,10 @@ CREATE TABLE "Worker" (
 -- CreateTable
 CREATE TABLE "Contribution" (
     "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
-    "runId" INTEGER NOT NULL,
+    "runId" TEXT NOT NULL,
     "workerId" TEXT NOT NULL,
     "steps" INTEGER NOT NULL DEFAULT 0,
-    "samples" INTEGER NOT NULL DEFAULT 0,
+    "samples" BIGINT NOT NULL DEFAULT 0,
     "bytesIn" BIGINT NOT NULL DEFAULT 0,
     "bytesOut" BIGINT NOT NULL DEFAULT 0,
     "rejected" INTEGER NOT NULL DEFAULT 0,
@@ -89,8 +89,8 @@ CREATE TABLE "Contribution" (
 
 -- CreateTable
 CREATE TABLE "Checkpoint" (
-    "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
-    "runId" INTEGER NOT NULL,
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "runId" TEXT NOT NULL,
     "step" INTEGER NOT NULL,
     "path" TEXT NOT NULL,
     "sha256" TEXT NOT NULL,
@@ -104,7 +104,7 @@ CREATE TABLE "Checkpoint" (
 
 -- CreateTable
 CREATE TABLE "RegisteredModel" (
-    "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    "id" TEXT NOT NULL PRIMARY KEY,
     "name" TEXT NOT NULL,
     "description" TEXT,
     "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
@@ -112,11 +112,11 @@ CREATE TABLE "RegisteredModel" (
 
 -- CreateTable
 CREATE TABLE "ModelVersion" (
-    "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
-    "registeredModelId" INTEGER NOT NULL,
+    "id" TEXT NOT NULL PRIMARY KEY,
+    "registeredModelId" TEXT NOT NULL,
     "version" INTEGER NOT NULL,
-    "sourceRunId" INTEGER,
-    "sourceCheckpointId" INTEGER,
+    "sourceRunId" TEXT,
+    "sourceCheckpointId" TEXT,
     "aliases" TEXT NOT NULL DEFAULT '[]',
     "description" TEXT,
     "createdAt" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
@@ -128,18 +128,17 @@ CREATE TABLE "ModelVersion" (
 -- CreateTable
 CREATE TABLE "Event" (
     "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
-    "runId" INTEGER,
+    "runId" TEXT,
     "workerId" TEXT,
     "time" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "kind" TEXT NOT NULL,
     "detail" TEXT,
-    CONSTRAINT "Event_runId_fkey" FOREIGN KEY ("runId") REFERENCES "Run" ("id") ON DELETE CASCADE ON UPDATE CASCADE,
-    CONSTRAINT "Event_workerId_fkey" FOREIGN KEY ("workerId") REFERENCES "Worker" ("id") ON DELETE SET NULL ON UPDATE CASCADE
+    CONSTRAINT "Event_runId_fkey" FOREIGN KEY ("runId") REFERENCES "Run" ("id") ON DELETE CASCADE ON UPDATE CASCADE
 );
 
 -- CreateTable
 CREATE TABLE "ApiToken" (
-    "id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    "id" TEXT NOT NULL PRIMARY KEY,
     "name" TEXT NOT NULL,
     "hash" TEXT NOT NULL,
     "scope" TEXT NOT NULL,
@@ -183,6 +182,9 @@ CREATE UNIQUE INDEX "ModelVersion_registeredModelId_version_key" ON "ModelVersio
 
 -- CreateIndex
 CREATE INDEX "Event_runId_time_idx" ON "Event"("runId", "time");
+
+-- CreateIndex
+CREATE INDEX "Event_workerId_time_idx" ON "Event"("workerId", "time");
 
 -- CreateIndex
 CREATE UNIQUE INDEX "ApiToken_hash_key" ON "ApiToken"("hash");

@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import { DdpRunMachine, type RunEffect, type RunMachineOptions } from '../../../core/run/ddp-run-machine.ts';
+
+const base: RunMachineOptions = {
+  seed: 7,
+  datasetSize: 100,
+  batchSizePerWorker: 8,
+  totalUpdates: 1000,
+  minWorkers: 1,
+  evalEvery: 1000,
+  checkpointEvery: 1000,
+};
+
+function assigns(fx: RunEffect[]) {
+  return fx.filter((e): e is Extract<RunEffect, { type: 'assign' }> => e.type === 'assign');
+}
+
+/** Drives a machine: answers every assignment except for workers in `fail`, returns trained indices per epoch. */
+function answerAll(m: DdpRunMachine, fx: RunEffect[], trained: Map<number, number[]>): RunEffect[] {
+  const out: RunEffect[] = [];
+  for (const a of assigns(fx)) {
+    for (const s of a.assignments) {
+      const more = m.dispatch({ type: 'gradientAccepted', workerId: s.workerId, step: a.step, sampleCount: s.indices.length, loss: 1, accuracy: 0 });
+      out.push(...more);
+      const apply = more.find((e) => e.type === 'applyUpdate');
+      if (apply && apply.type === 'applyUpdate') {
+        out.push(...m.dispatch({ type: 'updateApplied', step: apply.step }));
+      }
+      const list = trained.get(a.epoch) ?? [];
+      list.push(...s.indices);
+      trained.set(a.epoch, list);
+    }
+  }
+  return out;
+}
+
+describe('DdpRunMachine', () => {
+  it('waits for min_workers before the first assignment', () => {
+    const m = new DdpRunMachine({ ...base, minWorkers: 2 });
+    expect(m.dispatch({ type: 'start' })).toEqual([]);
+    const fx1 = m.dispatch({ type: 'workerReady', workerId: 'a' });
+    expect(assigns(fx1)).toHaveLength(0);
+    const fx2 = m.dispatch({ type: 'workerReady', workerId: 'b' });
+    const [a] = assigns(fx2);
+    expect(a?.assignments.map((s) => s.workerId)).toEqual(['a', 'b']);
+    expect(a?.assignments.map((s) => s.indices.length)).toEqual([8, 8]);
+    expect(fx2.some((e) => e.type === 'armDeadline')).toBe(true);
+  });
+
+  it('splits the global batch into disjoint slices and applies after every gradient arrived', () => {
+    const m = new DdpRunMachine(base);
+    m.dispatch({ type: 'start' });
+    m.dispatch({ type: 'workerReady', workerId: 'a' });
+    // b joins mid-round: it takes part from the next round on.
+    m.dispatch({ type: 'workerReady', workerId: 'b' });
+    const fx = m.dispatch({ type: 'gradientAccepted', workerId: 'a', step: 0, sampleCount: 8, loss: 2, accuracy: 0.5 });
+    expect(fx).toEqual([
+      { type: 'applyUpdate', step: 0, epoch: 0, contributions: [{ workerId: 'a', sampleCount: 8, loss: 2, accuracy: 0.5 }] },
+    ]);
+    const next = m.dispatch({ type: 'updateApplied', step: 0 });
+    const [a] = assigns(next);
+    expect(m.step).toBe(1);
+    expect(a?.assignments).toHaveLength(2);
+    const [s1, s2] = a?.assignments ?? [];
+    expect(new Set([...(s1?.indices ?? []), ...(s2?.indices ?? [])]).size).toBe(16);
+  });
+
+  it('gives a leaving worker\'s slice back so every sample is trained exactly once per epoch', () => {
+    const m = new DdpRunMachine({ ...base, datasetSize: 64, totalUpdates: 40 });
+    const trained = new Map<number, number[]>();
+    m.dispatch({ type: 'start' });
+    let pending = m.dispatch({ type: 'workerReady', workerId: 'a' });
+    m.dispatch({ type: 'workerReady', workerId: 'b' });
+    m.dispatch({ type: 'workerReady', workerId: 'c' });
+    let killed = false;
+    for (let round = 0; round < 40 && m.currentPhase !== 'finished'; round++) {
+      const a = assigns(pending)[0];
+      if (!a) break;
+      if (!killed && a.assignments.some((s) => s.workerId === 'c')) {
+        // c dies holding its slice: the others answer, c's samples go back to the sampler.
+        killed = true;
+        const left = m.dispatch({ type: 'workerLeft', workerId: 'c', reason: 'killed' });
+        expect(left.some((e) => e.type === 'record' && e.kind === 'slice_reassigned')).toBe(true);
+        pending = answerAll(m, [{ ...a, assignments: a.assignments.filter((s) => s.workerId !== 'c') }], trained);
+        continue;
+      }
+      pending = answerAll(m, [a], trained);
+    }
+    expect(killed).toBe(true);
+    const epochs = [...trained.keys()].sort((x, y) => x - y);
+    expect(epochs.length).toBeGreaterThan(2);
+    // Every completed epoch covers each index exactly once.
+    for (const e of epochs.slice(0, -1)) {
+      const idx = trained.get(e) ?? [];
+      expect(idx.length).toBe(64);
+      expect(new Set(idx).size).toBe(64);
+    }
+  });
+
+  it('evicts workers that miss the deadline and reassigns their slices', () => {
+    const m = new DdpRunMachine(base);
+    m.dispatch({ type: 'start' });
+    m.dispatch({ type: 'workerReady', workerId: 'a' });
+    m.dispatch({ type: 'gradientAccepted', workerId: 'a', step: 0, sampleCount: 8, loss: 1, accuracy: 0 });
+    m.dispatch({ type: 'workerReady', workerId: 'b' });
+    const fx = m.dispatch({ type: 'updateApplied', step: 0 });
+    const round = assigns(fx)[0];
+    const bSlice = round?.assignments.find((s) => s.workerId === 'b')?.indices ?? [];
+    m.dispatch({ type: 'gradientAccepted', workerId: 'a', step: 1, sampleCount: 8, loss: 1, accuracy: 0 });
+    const dl = m.dispatch({ type: 'deadline', step: 1 });
+    expect(dl.find((e) => e.type === 'evict')).toMatchObject({ workerId: 'b' });
+    expect(dl.find((e) => e.type === 'applyUpdate')).toMatchObject({ step: 1, contributions: [{ workerId: 'a' }] });
+    expect(m.activeWorkers).toEqual(['a']);
+    const next = m.dispatch({ type: 'updateApplied', step: 1 });
+    // b's slice is served first in the next round.
+    expect(assigns(next)[0]?.assignments[0]?.indices).toEqual(bSlice);
+  });
+
+  it('ignores stale, duplicate and unassigned gradients', () => {
+    const m = new DdpRunMachine(base);
+    m.dispatch({ type: 'start' });
+    m.dispatch({ type: 'workerReady', workerId: 'a' });
+    m.dispatch({ type: 'workerReady', workerId: 'b' });
+    expect(m.dispatch({ type: 'gradientAccepted', workerId: 'b', step: 0, sampleCount: 8, loss: 1, accuracy: 0 })).toEqual([]);
+    expect(m.dispatch({ type: 'gradientAccepted', workerId: 'a', step: 5, sampleCount: 8, loss: 1, accuracy: 0 })).toEqual([]);
+    expect(m.currentPhase).toBe('collecting');
+  });
+
+  it('a round whose every slice failed is retried with the same samples', () => {
+    const m = new DdpRunMachine(base);
+    m.dispatch({ type: 'start' });
+    const fx = m.dispatch({ type: 'workerReady', workerId: 'a' });
+    const first = assigns(fx)[0]?.assignments[0]?.indices;
+    const retry = m.dispatch({ type: 'gradientRejected', workerId: 'a', step: 0, code: 'NON_FINITE', reason: 'NaN at 3' });
+    expect(retry.some((e) => e.type === 'record' && e.kind === 'slice_reassigned')).toBe(true);
+    expect(assigns(retry)[0]?.assignments[0]?.indices).toEqual(first);
+    expect(m.step).toBe(0);
+  });
+
+  it('evaluates, checkpoints periodically and finishes at total_updates', () => {
+    const m = new DdpRunMachine({ ...base, totalUpdates: 4, evalEvery: 2, checkpointEvery: 3 });
+    m.dispatch({ type: 'start' });
+    let fx = m.dispatch({ type: 'workerReady', workerId: 'a' });
+    const all: RunEffect[] = [];
+    for (let i = 0; i < 4; i++) {
+      const a = assigns(fx)[0];
+      expect(a?.step).toBe(i);
+      m.dispatch({ type: 'gradientAccepted', workerId: 'a', step: i, sampleCount: 8, loss: 1, accuracy: 0 });
+      fx = m.dispatch({ type: 'updateApplied', step: i });
+      all.push(...fx);
+    }
+    expect(all.filter((e) => e.type === 'evaluate').map((e) => (e as { step: number }).step)).toEqual([2, 4]);
+    expect(all.filter((e) => e.type === 'checkpoint').map((e) => [(e as { step: number }).step, (e as { reason: string }).reason])).toEqual([
+      [3, 'periodic'],
+      [4, 'final'],
+    ]);
+    expect(all.at(-1)).toMatchObject({ type: 'finished', status: 'finished', step: 4 });
+    expect(m.currentPhase).toBe('finished');
+  });
+
+  it('stop abandons the round, gives its samples back, checkpoints and resumes identically from a snapshot', () => {
+    const m = new DdpRunMachine(base);
+    m.dispatch({ type: 'start' });
+    const fx = m.dispatch({ type: 'workerReady', workerId: 'a' });
+    const slice = assigns(fx)[0]?.assignments[0]?.indices;
+    const stop = m.dispatch({ type: 'stop', reason: 'signal' });
+    expect(stop).toEqual([
+      { type: 'checkpoint', step: 0, reason: 'signal' },
+      { type: 'finished', status: 'stopped', step: 0, reason: 'signal' },
+    ]);
+    const snap = JSON.parse(JSON.stringify(m.snapshot())) as ReturnType<DdpRunMachine['snapshot']>;
+    const resumed = new DdpRunMachine(base, snap);
+    resumed.dispatch({ type: 'start' });
+    const again = resumed.dispatch({ type: 'workerReady', workerId: 'z' });
+    expect(assigns(again)[0]?.assignments[0]?.indices).toEqual(slice);
+  });
+});
