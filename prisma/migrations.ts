@@ -7,6 +7,7 @@ import { CrowdtrainError } from '../core/protocol/errors.ts';
 import type { DatabaseProvider, ParsedDatabaseUrl } from './database-url.ts';
 import { redactDatabaseUrl } from './database-url.ts';
 import { SCHEMA_LAYOUT } from './postgres-schema.ts';
+import type { ConnectedSchemaEngine } from './schema-engine.ts';
 import { connectSchemaEngine } from './schema-engine.ts';
 
 const debug = createDebug('crowdtrain:db:migrate');
@@ -74,18 +75,25 @@ async function readSchema(provider: DatabaseProvider): Promise<{ path: string; c
 
 async function withEngine<T>(
   target: ParsedDatabaseUrl,
-  use: (engine: Awaited<ReturnType<typeof connectSchemaEngine>>['engine']) => Promise<T>,
+  action: string,
+  use: (engine: ConnectedSchemaEngine['engine']) => Promise<T>,
 ): Promise<T> {
-  const connected = await connectSchemaEngine(target, await readSchema(target.provider));
+  let connected: ConnectedSchemaEngine;
+  try {
+    connected = await connectSchemaEngine(target, await readSchema(target.provider));
+  } catch (cause) {
+    throw engineError(action, target, cause instanceof Error ? cause.message : String(cause), cause);
+  }
   try {
     return await use(connected.engine);
+  } catch (cause) {
+    throw engineError(action, target, connected.describeError(cause), cause);
   } finally {
     await connected.close();
   }
 }
 
-function engineError(action: string, target: ParsedDatabaseUrl, cause: unknown): CrowdtrainError {
-  const message = cause instanceof Error ? cause.message : String(cause);
+function engineError(action: string, target: ParsedDatabaseUrl, message: string, cause: unknown): CrowdtrainError {
   return new CrowdtrainError('INTERNAL', `${action} on ${redactDatabaseUrl(target.url)} failed: ${message}`, { cause });
 }
 
@@ -97,12 +105,8 @@ function engineError(action: string, target: ParsedDatabaseUrl, cause: unknown):
 export async function applyPendingMigrations(target: ParsedDatabaseUrl): Promise<string[]> {
   const started = performance.now();
   const migrationsList = await readMigrationsList(SCHEMA_LAYOUT[target.provider].migrationsDir);
-  const applied = await withEngine(target, async (engine) => {
-    try {
-      return (await engine.applyMigrations({ migrationsList, filters: NO_FILTER })).appliedMigrationNames;
-    } catch (cause) {
-      throw engineError('applying migrations', target, cause);
-    }
+  const applied = await withEngine(target, 'applying migrations', async (engine) => {
+    return (await engine.applyMigrations({ migrationsList, filters: NO_FILTER })).appliedMigrationNames;
   });
   debug('applied %o to %s in %d ms', applied, redactDatabaseUrl(target.url), Math.round(performance.now() - started));
   return applied;
@@ -114,13 +118,9 @@ export async function applyPendingMigrations(target: ParsedDatabaseUrl): Promise
  */
 export async function migrationStatus(target: ParsedDatabaseUrl): Promise<DiagnoseMigrationHistoryOutput> {
   const migrationsList = await readMigrationsList(SCHEMA_LAYOUT[target.provider].migrationsDir);
-  return withEngine(target, async (engine) => {
-    try {
-      return await engine.diagnoseMigrationHistory({ migrationsList, optInToShadowDatabase: false, filters: NO_FILTER });
-    } catch (cause) {
-      throw engineError('reading migration status', target, cause);
-    }
-  });
+  return withEngine(target, 'reading migration status', (engine) =>
+    engine.diagnoseMigrationHistory({ migrationsList, optInToShadowDatabase: false, filters: NO_FILTER }),
+  );
 }
 
 /**
@@ -135,19 +135,15 @@ export async function pendingSchemaChange(shadowHost: ParsedDatabaseUrl): Promis
   // The engine needs the lockfile even for the very first migration.
   migrationsList.lockfile.content ??= migrationLockContent(provider);
   const schema = await readSchema(provider);
-  const result = await withEngine(shadowHost, async (engine) => {
-    try {
-      return await engine.diff({
-        from: { tag: 'migrations', ...migrationsList },
-        to: { tag: 'schemaDatamodel', files: [schema] },
-        script: true,
-        exitCode: null,
-        filters: NO_FILTER,
-      });
-    } catch (cause) {
-      throw engineError('diffing the migration history against the schema', shadowHost, cause);
-    }
-  });
+  const result = await withEngine(shadowHost, 'diffing the migration history against the schema', (engine) =>
+    engine.diff({
+      from: { tag: 'migrations', ...migrationsList },
+      to: { tag: 'schemaDatamodel', files: [schema] },
+      script: true,
+      exitCode: null,
+      filters: NO_FILTER,
+    }),
+  );
   const sql = result.stdout ?? '';
   const statements = sql
     .split('\n')

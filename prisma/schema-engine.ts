@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -66,6 +66,8 @@ async function instantiateSchemaEngine(): Promise<SchemaEngineClass> {
 /** A schema engine connected to one database, with the function that releases it. */
 export interface ConnectedSchemaEngine {
   engine: SchemaEngine;
+  /** The error's message with the engine's opaque "External error id#N" replaced by the driver's own message. */
+  describeError(err: unknown): string;
   close(): Promise<void>;
 }
 
@@ -82,9 +84,24 @@ export async function connectSchemaEngine(
   const factory = target.provider === 'sqlite' ? sqliteMigrationFactory(target.filePath) : postgresMigrationFactory(target.url);
   const bound = bindMigrationAwareSqlAdapterFactory(factory.factory);
   const log = (message: string) => debug('%s', message);
-  const engine = await Engine.new({ datamodels: [[schema.path, schema.content]] }, log, bound);
+  const describeError = (err: unknown): string => {
+    const message = err instanceof Error ? err.message : String(err);
+    return message.replace(/External error id#(\d+)/g, (whole, id: string) => {
+      const record = bound.errorRegistry.consumeError(Number(id));
+      if (record === undefined) return whole;
+      return record.error instanceof Error ? record.error.message : String(record.error);
+    });
+  };
+  let engine: SchemaEngine;
+  try {
+    engine = await Engine.new({ datamodels: [[schema.path, schema.content]] }, log, bound);
+  } catch (err) {
+    await factory.close();
+    throw new Error(describeError(err), { cause: err });
+  }
   return {
     engine,
+    describeError,
     async close() {
       engine.free();
       await factory.close();
@@ -116,15 +133,40 @@ function isMultiStatementError(err: unknown): boolean {
   return err instanceof Error && /more than one statement/i.test(err.message);
 }
 
-/** better-sqlite3 prepares one statement at a time; the engine sends whole migration scripts. */
-function withScriptFallback(adapter: SqlDriverAdapter): SqlDriverAdapter {
+/**
+ * This engine build does not know the adapter's SocketTimeout error kind (SQLITE_BUSY); turn it
+ * into a plain error whose message survives the trip through the engine.
+ */
+function explainBusy(err: unknown, filePath: string): unknown {
+  const cause = (err as { cause?: { kind?: unknown; originalMessage?: unknown } } | null)?.cause;
+  if (cause?.kind !== 'SocketTimeout') return err;
+  return new Error(
+    `SQLite database ${filePath} is locked (${typeof cause.originalMessage === 'string' ? cause.originalMessage : 'SQLITE_BUSY'}): migrations need it exclusively; ` +
+      'stop other processes that have it open and retry',
+    { cause: err },
+  );
+}
+
+/**
+ * Adapts a better-sqlite3 connection to the engine: whole migration scripts go to executeScript
+ * (better-sqlite3 prepares one statement at a time) and lock timeouts get a readable message.
+ */
+function adaptSqliteForEngine(adapter: SqlDriverAdapter, filePath: string): SqlDriverAdapter {
   const executeRaw = adapter.executeRaw.bind(adapter);
   const queryRaw = adapter.queryRaw.bind(adapter);
+  const executeScript = adapter.executeScript.bind(adapter);
+  adapter.executeScript = async (script: string) => {
+    try {
+      await executeScript(script);
+    } catch (err) {
+      throw explainBusy(err, filePath);
+    }
+  };
   adapter.executeRaw = async (query: SqlQuery) => {
     try {
       return await executeRaw(query);
     } catch (err) {
-      if (!isMultiStatementError(err) || query.args.length > 0) throw err;
+      if (!isMultiStatementError(err) || query.args.length > 0) throw explainBusy(err, filePath);
       await adapter.executeScript(query.sql);
       return 0;
     }
@@ -133,7 +175,7 @@ function withScriptFallback(adapter: SqlDriverAdapter): SqlDriverAdapter {
     try {
       return await queryRaw(query);
     } catch (err) {
-      if (!isMultiStatementError(err) || query.args.length > 0) throw err;
+      if (!isMultiStatementError(err) || query.args.length > 0) throw explainBusy(err, filePath);
       await adapter.executeScript(query.sql);
       return { columnNames: [], columnTypes: [], rows: [] };
     }
@@ -147,8 +189,11 @@ function sqliteMigrationFactory(filePath: string): TrackedFactory {
   const factory: SqlMigrationAwareDriverAdapterFactory = {
     provider: 'sqlite',
     adapterName: inner.adapterName,
-    connect: async () => tracked(open, withScriptFallback(await inner.connect())),
-    connectToShadowDb: async () => tracked(open, withScriptFallback(await inner.connectToShadowDb())),
+    connect: async () => {
+      await mkdir(dirname(filePath), { recursive: true });
+      return tracked(open, adaptSqliteForEngine(await inner.connect(), filePath));
+    },
+    connectToShadowDb: async () => tracked(open, adaptSqliteForEngine(await inner.connectToShadowDb(), ':memory:')),
   };
   return { factory, close: () => closeAll(open) };
 }

@@ -2,6 +2,7 @@
 # Installs (if missing) and starts a PostgreSQL cluster on 127.0.0.1:${PGPORT:-5432} for the
 # integration tests, creates the role and database crowdtrain_test, and prints the line to eval:
 #   eval "$(bash scripts/ci-postgres.sh)"   # sets TEST_POSTGRES_URL
+# Env: PGPORT (default 5432), PG_CLUSTER (default main), CROWDTRAIN_TEST_PG_PASSWORD.
 # Runs as root on a fresh Debian machine or container (no systemd needed). Idempotent: a second
 # run finds everything in place and only prints the export line. Progress goes to stderr.
 set -euo pipefail
@@ -26,7 +27,7 @@ if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
 fi
 
 VERSION="$(ls /usr/lib/postgresql | sort -V | tail -n 1)"
-CLUSTER=main
+CLUSTER="${PG_CLUSTER:-main}"
 
 if ! pg_lsclusters -h 2>/dev/null | awk '{print $1" "$2}' | grep -qx "$VERSION $CLUSTER"; then
   log "creating cluster $VERSION/$CLUSTER on port $PORT"

@@ -7,6 +7,7 @@ import { loadDataset, type DatasetSpec } from '../core/data/dataset-spec.ts';
 import type { Dataset } from '../core/data/dataset.ts';
 import type { ModelSpec } from '../core/models/model-spec.ts';
 import { CrowdtrainError } from '../core/protocol/errors.ts';
+import type { AckResult, Welcome } from '../core/protocol/messages.ts';
 import { BACKEND_REQUESTS, parseBackendRequest, selectBackend, type BackendRequest } from './backend/select-backend.ts';
 import { connectWorkerSocket, socketTransport } from './socket-transport.ts';
 
@@ -135,7 +136,7 @@ async function main(): Promise<void> {
         },
         capabilities: { convBackprop: true },
       })
-      .then((res) => {
+      .then((res: AckResult<Welcome>) => {
         if (res.ok) {
           workerId = res.workerId;
           out(`joined ${opts.url} as ${res.workerId}`);

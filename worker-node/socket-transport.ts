@@ -1,5 +1,5 @@
 import { io, type Socket } from 'socket.io-client';
-import type { ClientToServerEvents, ServerToClientEvents } from '../core/protocol/messages.ts';
+import type { AckResult, ClientToServerEvents, ServerToClientEvents } from '../core/protocol/messages.ts';
 import { PROTOCOL_VERSION } from '../core/protocol/version.ts';
 import type { WorkerTransport } from '../core/worker/worker-transport.ts';
 
@@ -33,7 +33,8 @@ export function socketTransport(socket: WorkerSocket, commitTimeoutMs = 120_000)
     sendGradChunk: (msg) => socket.emit('grad:chunk', msg),
     commitGradient: async (msg) => {
       try {
-        return await socket.timeout(commitTimeoutMs).emitWithAck('grad:commit', msg);
+        const res = (await socket.timeout(commitTimeoutMs).emitWithAck('grad:commit', msg)) as AckResult<{ accepted: true }>;
+        return res;
       } catch (err) {
         return { ok: false, error: { code: 'INTERNAL', message: `no ack for grad:commit: ${(err as Error).message}` } };
       }

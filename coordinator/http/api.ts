@@ -81,6 +81,7 @@ async function statusBody(c: Coordinator): Promise<unknown> {
   const workers = c.workers();
   const recent = await c.store.listRuns({ take: 20 });
   const status = active?.status();
+  const baseUrl = c.url;
   return {
     version: '0.1.0',
     run:
@@ -122,8 +123,8 @@ async function statusBody(c: Coordinator): Promise<unknown> {
       createdAt: r.createdAt instanceof Date ? r.createdAt.toISOString() : String(r.createdAt),
     })),
     join: {
-      command: `npm run worker -- --url ${c.url} --token ${c.workerToken}`,
-      url: c.url,
+      command: `npm run worker -- --url ${baseUrl} --token ${c.workerToken}`,
+      url: baseUrl,
     },
   };
 }

@@ -79,6 +79,8 @@ export async function createNextRequestHandler(opts: NextRequestHandlerOptions):
   // routes every unhandled rejection through a filter that logs instead of crashing. The filter
   // only matters for aborted prerenders with `cacheComponents`, which this app does not use.
   process.env.NEXT_UNHANDLED_REJECTION_FILTER ??= 'disabled';
+  // No network here and no reason to report usage from a training coordinator.
+  process.env.NEXT_TELEMETRY_DISABLED ??= '1';
   const listenersBefore = new Map(PROCESS_ERROR_EVENTS.map((event) => [event, new Set(processListeners(event))]));
   const addedByNext = new Map<ProcessErrorEvent, ProcessListener[]>();
 

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import createDebug from 'debug';
 import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
 import { CHUNK_BYTES } from '../../core/protocol/version.ts';
 import { CrowdtrainError, toWireError, type ErrorCode } from '../../core/protocol/errors.ts';
 import { describeZodError, GradChunkSchema, GradCommitSchema, type AckResult } from '../../core/protocol/messages.ts';
@@ -65,9 +66,9 @@ export interface RunSessionOptions {
   dataDir: string;
   /** Resume from this checkpoint content (exact continuation). */
   resumeFrom?: CheckpointContent;
-  onProgress?(p: RunProgress): void;
+  onProgress?: (p: RunProgress) => void;
   /** Called after every applied update with the samples each contributing worker trained. */
-  onUpdateApplied?(u: AppliedUpdate): void;
+  onUpdateApplied?: (u: AppliedUpdate) => void;
 }
 
 /** What one applied update trained. */
@@ -350,7 +351,8 @@ export class RunSession {
       debug('rejected update from %s: %s %s', workerId, e.code, e.message);
       await this.store.recordEvent({ runId: this.runId, workerId, kind: 'update_rejected', detail: { step, code: e.code, reason: e.message } });
       await this.store.addContribution(this.runId, workerId, { rejected: 1, rejectReason: `${e.code}: ${e.message}` });
-      if (w) this.dispatch({ type: 'gradientRejected', workerId, step, code: e.code, reason: e.message });
+      // A commit too malformed to name its step costs the worker its current slice.
+      if (w) this.dispatch({ type: 'gradientRejected', workerId, step: step >= 0 ? step : this.machine.step, code: e.code, reason: e.message });
       return { ok: false, error: toWireError(e) };
     }
   }
@@ -361,6 +363,7 @@ export class RunSession {
       .then(async () => {
         if (this.ended) return;
         const effects = this.machine.dispatch(event);
+        debug('%s event %o -> %o', this.runId, event.type === 'gradientAccepted' ? `${event.type} ${event.workerId} ${event.step}` : event, effects.map((e) => e.type));
         for (const fx of effects) await this.perform(fx);
       })
       .catch((err: unknown) => this.fail(err));
@@ -504,6 +507,7 @@ export class RunSession {
     }
     // Feed the result back; effects of the next round run in this same chain.
     const effects = this.machine.dispatch({ type: 'updateApplied', step: fx.step });
+    debug('%s updateApplied %d -> %o', this.runId, fx.step, effects.map((e) => (e.type === 'assign' ? `assign ${e.assignments.map((a) => `${a.workerId}:${a.indices.length}`).join(',')}` : e.type)));
     for (const e of effects) await this.perform(e);
   }
 

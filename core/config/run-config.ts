@@ -46,7 +46,7 @@ export const RunConfigSchema = z
     time_limit: DurationSchema.nullable().default(null),
     /** How long a step waits for a worker before reassigning its slice. */
     step_timeout: DurationSchema.default(60_000),
-    /** The run does not start its first update before this many workers are ready. */
+    /** The run (or a resumed run) does not start its first update before this many workers are ready; afterwards it goes on with any number. */
     min_workers: z.number().int().positive().max(10_000).default(1),
   })
   .strict();

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import { CrowdtrainError } from '../protocol/errors.ts';
-import { PatchConv2D } from './patch-conv2d.ts';
+import { FastConv2D } from './fast-conv2d.ts';
 
 /** Activations a spec may name; all are smooth or piecewise-linear and deterministic. */
 export const ActivationSchema = z.enum(['relu', 'tanh', 'sigmoid', 'elu']);
@@ -55,11 +55,11 @@ export interface ModelBuildInfo {
   /** Same seed => bit-identical initial weights on every worker. */
   seed: number;
   /**
-   * How conv layers are computed: 'patch' ({@link PatchConv2D}, default: fast on cpu, trainable
+   * How conv layers are computed: 'fast' ({@link FastConv2D}, default: fast on cpu, trainable
    * on wasm) or 'native' (tfjs conv2d: use where the backend has fast conv kernels, e.g. webgl,
    * webgpu, tfjs-node). Both give the same function and the same parameter layout.
    */
-  convImplementation?: 'patch' | 'native';
+  convImplementation?: 'fast' | 'native';
 }
 
 /**
@@ -167,8 +167,8 @@ export function buildModel(spec: ModelSpec, info: ModelBuildInfo): tfl.Sequentia
           ...shapeArg(image),
         };
         model.add(
-          (info.convImplementation ?? 'patch') === 'patch'
-            ? new PatchConv2D(args)
+          (info.convImplementation ?? 'fast') === 'fast'
+            ? new FastConv2D(args)
             : tfl.layers.conv2d({ ...args, biasInitializer: 'zeros' }),
         );
         if (spec.pool > 0) {

@@ -73,6 +73,7 @@ interface Round {
 export class DdpRunMachine {
   private phase: RunPhase = 'waiting';
   private started = false;
+  private begun = false;
   private stepCount: number;
   private readonly sampler: EpochSampler;
   private readonly members: string[] = [];
@@ -195,7 +196,7 @@ export class DdpRunMachine {
         this.stopRequest = { reason: event.reason, detail: event.detail };
         if (this.phase === 'collecting' && this.round) {
           // Abandon the round: nothing was applied, its samples go back to the sampler.
-          for (const [workerId, indices] of this.round.slices) this.sampler.giveBack(this.round.epoch, indices);
+          for (const indices of this.round.slices.values()) this.sampler.giveBack(this.round.epoch, indices);
           this.round = null;
           this.phase = 'waiting';
         }
@@ -240,7 +241,9 @@ export class DdpRunMachine {
       this.finish(fx, 'finished', `reached total_updates=${this.opts.totalUpdates}`);
       return;
     }
-    if (this.members.length === 0 || this.members.length < this.opts.minWorkers) return;
+    // min_workers gates only the first round of this session; later the run goes on with whoever is left.
+    if (this.members.length === 0 || (!this.begun && this.members.length < this.opts.minWorkers)) return;
+    this.begun = true;
     const { epoch, indices } = this.sampler.nextBatch(this.opts.batchSizePerWorker * this.members.length);
     const workers = this.members.slice(0, Math.min(this.members.length, indices.length));
     const parts = splitBatch(indices, workers.length);

@@ -58,6 +58,14 @@ class RogueWorker {
       else this.steps.push(msg);
     });
   }
+  async commit(msg: unknown): Promise<AckResult<{ accepted: true }>> {
+    const res = (await this.socket.timeout(10_000).emitWithAck('grad:commit', msg)) as AckResult<{ accepted: true }>;
+    return res;
+  }
+  async hello(msg: unknown): Promise<AckResult<{ workerId: string }>> {
+    const res = (await this.socket.timeout(10_000).emitWithAck('worker:hello', msg)) as AckResult<{ workerId: string }>;
+    return res;
+  }
   nextStep(): Promise<StepAssign> {
     const s = this.steps.shift();
     if (s) return Promise.resolve(s);
@@ -67,7 +75,7 @@ class RogueWorker {
     const bytes = new Uint8Array(grads.buffer, grads.byteOffset, grads.byteLength);
     const indices = (step.indices as Uint8Array).byteLength / 4;
     this.socket.emit('grad:chunk', { runId: step.runId, step: step.step, index: 0, count: 1, totalBytes: over.totalBytes ?? bytes.byteLength, bytes });
-    return this.socket.timeout(10_000).emitWithAck('grad:commit', {
+    return this.commit({
       runId: step.runId,
       step: step.step,
       paramsVersion: over.paramsVersion ?? step.paramsVersion,
@@ -108,10 +116,10 @@ describe('bad updates are rejected, recorded, and never touch the parameters', (
     t = await startTestCoordinator();
     const cfg = validateRunConfig(syntheticConfig({ total_updates: 1, optimizer: { name: 'sgd', lr: 0.1 }, max_update_norm: 1000 }));
     const rogue = new RogueWorker(connect(t.coordinator.url, { token: t.token, protocolVersion: PROTOCOL_VERSION }));
-    const hello = await rogue.socket.timeout(10_000).emitWithAck('worker:hello', { kind: 'node', backend: 'cpu', name: 'rogue' });
+    const hello = await rogue.hello({ kind: 'node', backend: 'cpu', name: 'rogue' });
     expect(hello.ok).toBe(true);
     // A malformed hello is answered with a typed error naming the field.
-    const badHello = await rogue.socket.timeout(10_000).emitWithAck('worker:hello', { kind: 'toaster', backend: 'cpu' });
+    const badHello = await rogue.hello({ kind: 'toaster', backend: 'cpu' });
     expect(badHello).toMatchObject({ ok: false, error: { code: 'INVALID_MESSAGE' } });
     expect(JSON.stringify(badHello)).toContain('kind');
 
@@ -130,10 +138,7 @@ describe('bad updates are rejected, recorded, and never touch the parameters', (
       ['SHAPE_MISMATCH', (s) => rogue.send(s, new Float32Array(n), { totalBytes: 12 })],
       [
         'INVALID_MESSAGE',
-        (s) =>
-          rogue.socket
-            .timeout(10_000)
-            .emitWithAck('grad:commit', { runId: s.runId, step: s.step, paramsVersion: 'x', sampleCount: -1, loss: 0, accuracy: 3, computeMs: 0 }),
+        (s) => rogue.commit({ runId: s.runId, step: s.step, paramsVersion: 'x', sampleCount: -1, loss: 0, accuracy: 3, computeMs: 0 }),
       ],
     ];
     for (const [code, send] of cases) {
@@ -153,7 +158,7 @@ describe('bad updates are rejected, recorded, and never touch the parameters', (
     const { train } = await loadDataset(cfg.dataset);
     const gc = GradientComputer.create(cfg.model, { inputShape: train.inputShape, numClasses: train.numClasses, seed: cfg.seed });
     gc.setParams(initial);
-    const idx = new Uint32Array((step.indices as Uint8Array).slice().buffer);
+    const idx = new Uint32Array(new Uint8Array(step.indices as Uint8Array).buffer);
     const { xs, ys } = datasetBatch(train, idx);
     const { grads } = gc.computeGradients(xs, ys);
     tf.dispose([xs, ys]);
@@ -179,7 +184,7 @@ describe('bad updates are rejected, recorded, and never touch the parameters', (
   it('an oversized message gets the sender disconnected, and the run goes on without it', async () => {
     t = await startTestCoordinator();
     const rogue = new RogueWorker(connect(t.coordinator.url, { token: t.token, protocolVersion: PROTOCOL_VERSION }));
-    await rogue.socket.timeout(10_000).emitWithAck('worker:hello', { kind: 'node', backend: 'cpu' });
+    await rogue.hello({ kind: 'node', backend: 'cpu' });
     const disconnected = new Promise<string>((resolve) => rogue.socket.once('disconnect', (r) => resolve(r)));
     rogue.socket.emit('grad:chunk', { runId: 'x', step: 0, index: 0, count: 1, totalBytes: 8 << 20, bytes: new Uint8Array(8 << 20) });
     expect(await disconnected).toMatch(/transport close|server/);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateRunConfig } from '../../core/config/run-config.ts';
 import type { AppliedUpdate } from '../../coordinator/run/run-session.ts';
-import { startTestCoordinator, syntheticConfig, waitForWorkers, type TestCoordinator } from '../integration/support/harness.ts';
+import { startTestCoordinator, syntheticConfig, type TestCoordinator } from '../integration/support/harness.ts';
 
 let t: TestCoordinator | null = null;
 afterEach(async () => {
@@ -12,8 +12,7 @@ afterEach(async () => {
 describe('a worker killed with SIGKILL mid-run', () => {
   it('the run continues on the others, its slice is reassigned, every sample is trained once per epoch, and the leave is recorded', async () => {
     t = await startTestCoordinator();
-    const procs = t.spawnWorkers(3);
-    await waitForWorkers(t.coordinator, 3);
+    const procs = await t.joinWorkers(3);
     // 240 samples, global batch 3 x 16 = 48: five updates per epoch; 25 updates cover 5 epochs.
     const config = validateRunConfig(syntheticConfig({ batch_size: 16, total_updates: 25, min_workers: 3, eval_every: 100, checkpoint_every: 100 }));
     const updates: AppliedUpdate[] = [];

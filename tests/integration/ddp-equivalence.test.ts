@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateRunConfig, type RunConfigInput } from '../../core/config/run-config.ts';
 import { readCheckpointFile } from '../../coordinator/run/checkpoint-file.ts';
-import { startTestCoordinator, syntheticConfig, waitForWorkers, type TestCoordinator } from './support/harness.ts';
+import { startTestCoordinator, syntheticConfig, type TestCoordinator } from './support/harness.ts';
 import { maxRelativeDifference, trainSingleProcess } from './support/reference-training.ts';
 
 let t: TestCoordinator | null = null;
@@ -12,8 +12,7 @@ afterEach(async () => {
 
 async function trainDistributed(input: RunConfigInput, workers: number): Promise<{ params: Float32Array; losses: number[]; runId: string }> {
   t = await startTestCoordinator();
-  t.spawnWorkers(workers);
-  await waitForWorkers(t.coordinator, workers);
+  await t.joinWorkers(workers);
   const session = await t.coordinator.startRun(validateRunConfig({ ...input, min_workers: workers }));
   const outcome = await session.done;
   expect(outcome.status).toBe('finished');

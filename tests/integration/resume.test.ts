@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { rm } from 'node:fs/promises';
 import { validateRunConfig } from '../../core/config/run-config.ts';
 import { readCheckpointFile } from '../../coordinator/run/checkpoint-file.ts';
-import { startTestCoordinator, syntheticConfig, waitForWorkers, type TestCoordinator } from './support/harness.ts';
+import { startTestCoordinator, syntheticConfig, type TestCoordinator } from './support/harness.ts';
 import { maxRelativeDifference } from './support/reference-training.ts';
 
 const dirs: string[] = [];
@@ -26,8 +26,7 @@ describe('checkpoint and resume', () => {
 
     // Uninterrupted.
     const a = await open();
-    a.spawnWorkers(2);
-    await waitForWorkers(a.coordinator, 2);
+    await a.joinWorkers(2);
     const runA = await a.coordinator.startRun(cfg);
     expect((await runA.done).status).toBe('finished');
     const lossA = (await a.coordinator.store.getMetricHistory(runA.runId, 'train_loss')).map((p) => p.value);
@@ -36,8 +35,7 @@ describe('checkpoint and resume', () => {
 
     // Interrupted at step 9 (the coordinator shuts down: it checkpoints on the way out), then resumed.
     const b = await open();
-    b.spawnWorkers(2);
-    await waitForWorkers(b.coordinator, 2);
+    await b.joinWorkers(2);
     const runB = await b.coordinator.startRun(cfg);
     await new Promise<void>((resolve) => {
       b.coordinator.events.on('update', (u) => {
@@ -52,8 +50,7 @@ describe('checkpoint and resume', () => {
       const ckpt = await c.coordinator.store.findCheckpoint(runB.runId, 'latest');
       expect(ckpt!.step).toBeGreaterThanOrEqual(9);
       expect(ckpt!.step).toBeLessThan(20);
-      c.spawnWorkers(2);
-      await waitForWorkers(c.coordinator, 2);
+      await c.joinWorkers(2);
       const resumed = await c.coordinator.resumeRun(runB.runId);
       const outcome = await resumed.done;
       expect(outcome.status).toBe('finished');

@@ -27,6 +27,8 @@ export interface TestCoordinator {
   workers: ChildProcess[];
   /** Spawns n real worker processes (node + tsx running worker-node/cli.ts). */
   spawnWorkers(n: number, backend?: string): ChildProcess[];
+  /** Spawns n workers and waits until all have joined (fails fast if one crashes). */
+  joinWorkers(n: number, backend?: string): Promise<ChildProcess[]>;
   /** Stops workers, closes the coordinator (checkpointing an active run) and the database. */
   stop(): Promise<void>;
   /** stop() and remove the temp dir. */
@@ -50,9 +52,15 @@ export async function startTestCoordinator(opts: { dataDir?: string; token?: str
     spawnWorkers(n, backend = 'cpu') {
       const start = workers.length;
       const made = Array.from({ length: n }, (_, i) =>
-        spawnLocalWorker(start + i, { url: coordinator.url, token, backend, output: 'ignore', namePrefix: 'it' }),
+        spawnLocalWorker(start + i, { url: coordinator.url, token, backend, output: process.env.CROWDTRAIN_TEST_WORKER_OUTPUT === '1' ? 'inherit' : 'ignore', namePrefix: 'it' }),
       );
       workers.push(...made);
+      return made;
+    },
+    async joinWorkers(n, backend = 'cpu') {
+      const before = coordinator.workers().length;
+      const made = t.spawnWorkers(n, backend);
+      await waitForWorkers(coordinator, before + n, made);
       return made;
     },
     async stop() {
@@ -70,15 +78,27 @@ export async function startTestCoordinator(opts: { dataDir?: string; token?: str
   return t;
 }
 
-/** Resolves when the coordinator has `n` workers connected. */
-export function waitForWorkers(c: Coordinator, n: number): Promise<void> {
-  return new Promise((resolve) => {
+/**
+ * Resolves when the coordinator has `n` workers connected; rejects as soon as one of `procs`
+ * exits first (a crashed worker must fail the test, not hang it).
+ */
+export function waitForWorkers(c: Coordinator, n: number, procs: ChildProcess[] = []): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null, signal: string | null) => {
+      done();
+      reject(new Error(`a worker process exited (${signal ?? code}) before ${n} workers joined`));
+    };
+    const done = () => {
+      c.events.off('worker-joined', check);
+      for (const p of procs) p.off('exit', onExit);
+    };
     const check = () => {
       if (c.workers().length >= n) {
-        c.events.off('worker-joined', check);
+        done();
         resolve();
       }
     };
+    for (const p of procs) p.once('exit', onExit);
     c.events.on('worker-joined', check);
     check();
   });

@@ -4,6 +4,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { buildModel, ModelSpecSchema, parseModelSpec, softmaxCrossEntropyLoss } from '../../../core/models/model-spec.ts';
 import { flattenWeights, layoutOfModel } from '../../../core/codec/param-layout.ts';
 import { CrowdtrainError } from '../../../core/protocol/errors.ts';
+import { MNIST_DEFAULT_CNN_SPEC, MNIST_SMALL_CNN_SPEC } from '../../../core/models/mnist-model-specs.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -93,25 +94,25 @@ describe('buildModel', () => {
     }
   });
 
-  it("'patch' and 'native' conv implementations share layout and initial weights and compute the same logits", () => {
+  it("'fast' and 'native' conv implementations share layout and initial weights and compute the same logits", () => {
     const spec = parseModelSpec({ type: 'cnn', conv: [{ filters: 3, kernel_size: 3, stride: 2 }, { filters: 4, kernel_size: 2, padding: 'same' }], pool: 0, dense: [5] });
     const base = { inputShape: [9, 9, 2], numClasses: 4, seed: 21 };
-    const patch = buildModel(spec, { ...base, convImplementation: 'patch' });
+    const fast = buildModel(spec, { ...base, convImplementation: 'fast' });
     const native = buildModel(spec, { ...base, convImplementation: 'native' });
-    expect(patch.layers[0]?.getClassName()).toBe('PatchConv2D');
+    expect(fast.layers[0]?.getClassName()).toBe('FastConv2D');
     expect(native.layers[0]?.getClassName()).toBe('Conv2D');
-    const layout = layoutOfModel(patch);
+    const layout = layoutOfModel(fast);
     expect(layoutOfModel(native)).toEqual(layout);
-    expect(Array.from(flattenWeights(native, layout))).toEqual(Array.from(flattenWeights(patch, layout)));
+    expect(Array.from(flattenWeights(native, layout))).toEqual(Array.from(flattenWeights(fast, layout)));
     const diff = tf.tidy(() => {
       const x = tf.randomUniform([3, 9, 9, 2], -1, 1, 'float32', 1);
-      const a = patch.predict(x) as tf.Tensor;
+      const a = fast.predict(x) as tf.Tensor;
       const b = native.predict(x) as tf.Tensor;
       return [tf.max(tf.abs(tf.sub(a, b))).dataSync()[0], tf.max(tf.abs(a)).dataSync()[0]];
     });
     expect(diff[0]).toBeLessThanOrEqual(1e-5);
     expect(diff[1]).toBeGreaterThan(1e-2);
-    patch.dispose();
+    fast.dispose();
     native.dispose();
   });
 
@@ -133,5 +134,16 @@ describe('softmaxCrossEntropyLoss', () => {
     });
     // sample 0: ln 2; sample 1: 2000 (softmax would underflow to log(0))
     expect(loss).toBeCloseTo((Math.LN2 + 2000) / 2, 3);
+  });
+});
+
+describe('MNIST model specs', () => {
+  it('build to the documented parameter counts and produce 10 logits from 28x28x1', () => {
+    for (const [spec, params] of [[MNIST_DEFAULT_CNN_SPEC, 18378], [MNIST_SMALL_CNN_SPEC, 5994]] as const) {
+      const model = buildModel(spec, { inputShape: [28, 28, 1], numClasses: 10, seed: 1 });
+      expect(model.countParams()).toBe(params);
+      expect(model.outputs[0]?.shape).toEqual([null, 10]);
+      model.dispose();
+    }
   });
 });

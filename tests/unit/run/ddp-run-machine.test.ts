@@ -175,3 +175,18 @@ describe('DdpRunMachine', () => {
     expect(assigns(again)[0]?.assignments[0]?.indices).toEqual(slice);
   });
 });
+
+describe('DdpRunMachine min_workers', () => {
+  it('gates only the first round: after a worker leaves, the run goes on with fewer', () => {
+    const m = new DdpRunMachine({ ...base, minWorkers: 2 });
+    m.dispatch({ type: 'start' });
+    m.dispatch({ type: 'workerReady', workerId: 'a' });
+    const fx = m.dispatch({ type: 'workerReady', workerId: 'b' });
+    expect(assigns(fx)).toHaveLength(1);
+    m.dispatch({ type: 'workerLeft', workerId: 'b', reason: 'gone' });
+    const applied = m.dispatch({ type: 'gradientAccepted', workerId: 'a', step: 0, sampleCount: 8, loss: 1, accuracy: 0 });
+    expect(applied.map((e) => e.type)).toEqual(['applyUpdate']);
+    const next = m.dispatch({ type: 'updateApplied', step: 0 });
+    expect(assigns(next)[0]?.assignments.map((s) => s.workerId)).toEqual(['a']);
+  });
+});

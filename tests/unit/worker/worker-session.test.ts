@@ -67,7 +67,8 @@ describe('WorkerSession (the shared worker loop)', () => {
     const params = ref.getParams();
     let tensorsAt10 = -1;
     for (let step = 0; step < 200; step++) {
-      params[step % params.length] += 0.01;
+      const k = step % params.length;
+      params[k] = (params[k] ?? 0) + 0.01;
       sendParams(t, 'r1', step, params);
       const indices = new Uint32Array([step % 64, (step * 7) % 64, (step * 13 + 1) % 64]);
       const commit = t.nextCommit();
@@ -107,7 +108,7 @@ describe('WorkerSession (the shared worker loop)', () => {
     const session = new WorkerSession({ transport: t, loadTrainSet: () => Promise.resolve(train), onError: (e) => errors.push(e as Error) });
     const bad = await t.assign({ runId: 'r2', name: 'x', seed: 1, model, dataset, paramCount: 5 });
     expect(bad).toMatchObject({ ok: false, error: { code: 'SHAPE_MISMATCH' } });
-    const malformed = await t.assign({ runId: '', name: 'x', seed: -1, model, dataset, paramCount: 0 } as RunAssign);
+    const malformed = await t.assign({ runId: '', name: 'x', seed: -1, model, dataset, paramCount: 0 });
     expect(malformed).toMatchObject({ ok: false, error: { code: 'INVALID_MESSAGE' } });
     const gc = GradientComputer.create(model, { inputShape: [6], numClasses: 3, seed: 1 });
     await t.assign({ runId: 'r2', name: 'x', seed: 1, model, dataset, paramCount: gc.layout.totalSize });

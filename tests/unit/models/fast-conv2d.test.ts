@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
-import { PatchConv2D } from '../../../core/models/patch-conv2d.ts';
+import { FastConv2D } from '../../../core/models/fast-conv2d.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -21,11 +21,11 @@ const cases = [
   { h: 9, w: 9, cin: 1, k: 1, s: 2, padding: 'valid' },
 ] as const;
 
-describe('PatchConv2D', () => {
+describe('FastConv2D', () => {
   for (const c of cases) {
     it(`equals conv2d + bias + relu, forward and gradients (${JSON.stringify(c)}) within 1e-5`, () => {
       const filters = 4;
-      const layer = new PatchConv2D({
+      const layer = new FastConv2D({
         name: `pc_${c.h}_${c.w}_${c.k}_${c.s}_${c.padding}`,
         filters,
         kernelSize: c.k,
@@ -64,8 +64,9 @@ describe('PatchConv2D', () => {
         layer.trainableWeights[1]?.read() as tf.Variable,
       ]);
       const inputGrad = tf.grad((xx: tf.Tensor) => ours(xx, k0, b0))(x);
-      const gK = layerGrads.grads[layer.trainableWeights[0]?.read().name ?? ''];
-      const gB = layerGrads.grads[layer.trainableWeights[1]?.read().name ?? ''];
+      const nameOf = (i: number): string => (layer.trainableWeights[i]?.read() as tf.Variable).name;
+      const gK = layerGrads.grads[nameOf(0)];
+      const gB = layerGrads.grads[nameOf(1)];
       if (!gK || !gB || !refGrads[0] || !refGrads[1] || !refGrads[2]) throw new Error('missing grads');
       expect(maxAbs(tf.sub(gK, refGrads[1]))).toBeLessThanOrEqual(1e-5);
       expect(maxAbs(tf.sub(gB, refGrads[2]))).toBeLessThanOrEqual(1e-5);
@@ -77,7 +78,7 @@ describe('PatchConv2D', () => {
   }
 
   it('computes the output shape like conv2d', () => {
-    const layer = new PatchConv2D({
+    const layer = new FastConv2D({
       name: 'shape_probe', filters: 8, kernelSize: 5, strides: 2, padding: 'same', activation: 'tanh',
       kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }),
     });

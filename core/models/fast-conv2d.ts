@@ -3,8 +3,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { CrowdtrainError } from '../protocol/errors.ts';
 import type { Activation } from './model-spec.ts';
 
-/** Constructor arguments of {@link PatchConv2D} (a subset of tfjs-layers conv2d's). */
-export interface PatchConv2DArgs {
+/** Constructor arguments of {@link FastConv2D} (a subset of tfjs-layers conv2d's). */
+export interface FastConv2DArgs {
   name: string;
   filters: number;
   kernelSize: number;
@@ -15,7 +15,7 @@ export interface PatchConv2DArgs {
   inputShape?: number[];
 }
 
-/** Output size and leading pad of one spatial dimension, as TensorFlow's conv2d computes them. */
+/** Output size and pads of one spatial dimension, as TensorFlow's conv2d computes them. */
 function convDim(size: number, k: number, s: number, padding: 'valid' | 'same'): { out: number; before: number; after: number } {
   if (padding === 'valid') return { out: Math.floor((size - k) / s) + 1, before: 0, after: 0 };
   const out = Math.ceil(size / s);
@@ -42,24 +42,50 @@ function activate(x: tf.Tensor, activation: Activation): tf.Tensor {
 }
 
 /**
- * A 2-D convolution computed as explicit patches (im2col by slicing) times the kernel matrix.
- * Numerically the same function as `tf.conv2d` with NHWC input and an [k, k, cin, filters]
- * kernel, but its weight gradient is one matMul: tfjs-backend-cpu's Conv2DBackpropFilter is a
- * naive loop (~95% of a small CNN's step time there) and tfjs-backend-wasm has none, so with
- * this layer CNNs train fast on cpu and at all on wasm. Ops used: pad, slice, reshape, concat,
- * matMul — differentiable on every backend.
- * @example model.add(new PatchConv2D({ name: 'conv_0', filters: 8, kernelSize: 5, strides: 1, padding: 'valid', activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }), inputShape: [28, 28, 1] }));
+ * 'valid' NHWC conv2d whose input spans exactly the windows read ((out-1)*s + k rows/cols),
+ * with a filter gradient computed as a forward conv instead of Conv2DBackpropFilter:
+ * dW[a,b,ci,co] = sum_{n,i,j} x[n, a+i*s, b+j*s, ci] * dy[n,i,j,co], i.e. conv2d of x with
+ * batch and channels swapped, by dy as the filter, dilated by the stride.
  */
-export class PatchConv2D extends tfl.layers.Layer {
+const conv2dValidFastGrad = (stride: number): ((x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D) =>
+  tf.customGrad((...args: (tf.Tensor | ((save: tf.Tensor[]) => void))[]) => {
+    const [x, w, save] = args as [tf.Tensor4D, tf.Tensor4D, (saved: tf.Tensor[]) => void];
+    save([x, w]);
+    return {
+      value: tf.conv2d(x, w, stride, 'valid'),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]): tf.Tensor[] => {
+        const [sx, sw] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const d = dy as tf.Tensor4D;
+        const dx = tf.conv2dTranspose(d, sw, sx.shape, stride, 'valid');
+        const xT = tf.transpose(sx, [3, 1, 2, 0]); // [cin, H, W, n]
+        const dyT = tf.transpose(d, [1, 2, 0, 3]); // [oh, ow, n, cout]
+        const dwT = tf.conv2d(xT, dyT, 1, 'valid', 'NHWC', stride); // [cin, k, k, cout]
+        return [dx, tf.transpose(dwT, [1, 2, 0, 3])];
+      },
+    };
+  });
+
+/**
+ * A 2-D convolution layer, numerically the same function as tfjs-layers `conv2d` (NHWC,
+ * [k, k, cin, filters] kernel, bias, activation), whose kernel gradient is computed as a
+ * forward convolution. tfjs-backend-cpu's Conv2DBackpropFilter is a naive loop (~95% of a small
+ * CNN's step there) and tfjs-backend-wasm has no Conv2DBackpropFilter at all: with this layer
+ * CNNs train several times faster on cpu and train on wasm. Ops used: pad, slice, conv2d
+ * (stride or dilation), conv2dTranspose, transpose.
+ * @example model.add(new FastConv2D({ name: 'conv_0', filters: 8, kernelSize: 5, strides: 1, padding: 'valid', activation: 'relu', kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }), inputShape: [28, 28, 1] }));
+ */
+export class FastConv2D extends tfl.layers.Layer {
   /** Registered class name (for tfjs-layers serialization). */
-  static readonly className = 'PatchConv2D';
-  private readonly args: PatchConv2DArgs;
+  static readonly className = 'FastConv2D';
+  private readonly args: FastConv2DArgs;
+  private readonly conv: (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D;
   private kernel: tfl.LayerVariable | undefined;
   private bias: tfl.LayerVariable | undefined;
 
-  constructor(args: PatchConv2DArgs) {
+  constructor(args: FastConv2DArgs) {
     super(args.inputShape === undefined ? { name: args.name } : { name: args.name, inputShape: args.inputShape });
     this.args = args;
+    this.conv = conv2dValidFastGrad(args.strides);
   }
 
   override build(inputShape: tfl.Shape | tfl.Shape[]): void {
@@ -90,43 +116,29 @@ export class PatchConv2D extends tfl.layers.Layer {
         throw new CrowdtrainError('INTERNAL', `${this.name} called before build`);
       }
       const [n, h, w, cin] = x.shape as [number, number, number, number];
-      const { kernelSize: k, strides: s, padding, filters } = this.args;
+      const { kernelSize: k, strides: s, padding } = this.args;
       const dh = convDim(h, k, s, padding);
       const dw = convDim(w, k, s, padding);
       if (dh.out <= 0 || dw.out <= 0) {
         throw new CrowdtrainError('SHAPE_MISMATCH', `${this.name}: kernel ${k} does not fit input ${h}x${w}`);
       }
-      // Pad so that every strided window start dy + i*s (i < out) has s rows after it; the extra
-      // rows are never read, they only let a reshape pick every s-th row.
-      const padH = dh.before + dh.after + Math.max(0, (k - 1 + dh.out * s) - (h + dh.before + dh.after));
-      const padW = dw.before + dw.after + Math.max(0, (k - 1 + dw.out * s) - (w + dw.before + dw.after));
-      const xp =
-        padH > 0 || padW > 0
-          ? tf.pad(x, [[0, 0], [dh.before, padH - dh.before], [dw.before, padW - dw.before], [0, 0]])
-          : x;
-      const patches: tf.Tensor[] = [];
-      for (let dy = 0; dy < k; dy++) {
-        for (let dx = 0; dx < k; dx++) {
-          let p = tf.slice(xp, [0, dy, dx, 0], [n, dh.out * s, dw.out * s, cin]);
-          if (s > 1) {
-            p = tf.reshape(p, [n, dh.out, s, dw.out, s, cin]);
-            p = tf.slice(p, [0, 0, 0, 0, 0, 0], [n, dh.out, 1, dw.out, 1, cin]);
-          }
-          patches.push(tf.reshape(p, [n * dh.out * dw.out, cin]));
-        }
+      let xv = x as tf.Tensor4D;
+      if (dh.before + dh.after + dw.before + dw.after > 0) {
+        xv = tf.pad(xv, [[0, 0], [dh.before, dh.after], [dw.before, dw.after], [0, 0]]);
       }
-      // Column (dy*k + dx)*cin + c matches the row-major flattening of the [k, k, cin, f] kernel.
-      const cols = patches.length === 1 ? (patches[0] as tf.Tensor) : tf.concat(patches, 1);
-      const kernel = tf.reshape(this.kernel.read(), [k * k * cin, filters]);
-      const out = tf.add(tf.matMul(cols as tf.Tensor2D, kernel as tf.Tensor2D), this.bias.read());
-      return activate(tf.reshape(out, [n, dh.out, dw.out, filters]), this.args.activation);
+      // Crop rows/cols no window reads, so the filter-gradient conv yields exactly k x k.
+      const spanH = (dh.out - 1) * s + k;
+      const spanW = (dw.out - 1) * s + k;
+      if (xv.shape[1] !== spanH || xv.shape[2] !== spanW) xv = tf.slice(xv, [0, 0, 0, 0], [n, spanH, spanW, cin]);
+      const y = tf.add(this.conv(xv, this.kernel.read() as tf.Tensor4D), this.bias.read());
+      return activate(y, this.args.activation);
     });
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    const { name: _name, kernelInitializer: _init, inputShape: _shape, ...rest } = this.args;
-    return { ...super.getConfig(), ...rest };
+    const { filters, kernelSize, strides, padding, activation } = this.args;
+    return { ...super.getConfig(), filters, kernelSize, strides, padding, activation };
   }
 }
 
-tf.serialization.registerClass(PatchConv2D);
+tf.serialization.registerClass(FastConv2D);
