@@ -18,6 +18,17 @@ export interface LocalWorkerOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * Lines the native WebGPU (Dawn/Vulkan) probe of `--backend auto` prints on machines without a
+ * usable GPU driver. Harmless; hidden from the coordinator's console for local workers.
+ */
+const BACKEND_PROBE_NOISE = [/XDG_RUNTIME_DIR is invalid/, /^Warning: Vulkan /, /While initializing adapter/, /at InitializeImpl/, /^\s*$/];
+
+/** Whether a worker stderr line is known native-probe noise. */
+export function isBackendProbeNoise(line: string): boolean {
+  return BACKEND_PROBE_NOISE.some((re) => re.test(line));
+}
+
 /** The path of the worker CLI entry point. */
 export const WORKER_CLI = path.join(root, 'worker-node', 'cli.ts');
 
@@ -52,6 +63,7 @@ export function spawnLocalWorker(i: number, o: LocalWorkerOptions): ChildProcess
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
+        if (to === process.stderr && o.output !== 'inherit' && isBackendProbeNoise(line)) continue;
         if (o.output === 'inherit' || to === process.stderr) to.write(`${prefix}${line}\n`);
       }
     });

@@ -66,7 +66,9 @@ async function main(): Promise<void> {
 
   let choice;
   try {
-    choice = await selectBackend(opts.backend, { needsConvBackprop: true });
+    // Our conv layers compute their kernel gradient with forward convs (FastConv2D), so no backend
+    // needs Conv2DBackpropFilter for the built-in models.
+    choice = await selectBackend(opts.backend, { needsConvBackprop: false });
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);
@@ -84,13 +86,7 @@ async function main(): Promise<void> {
     }
     return p;
   };
-  const prepareBackend = async (model: ModelSpec): Promise<string> => {
-    if (opts.backend === 'auto') {
-      const c = await selectBackend('auto', { needsConvBackprop: model.type === 'cnn' });
-      return c.backend;
-    }
-    return tf.getBackend();
-  };
+  const prepareBackend = (_model: ModelSpec): Promise<string> => Promise.resolve(tf.getBackend());
 
   const socket = connectWorkerSocket(opts.url, opts.token);
   let workerId: string | undefined;
