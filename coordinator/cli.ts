@@ -111,6 +111,10 @@ async function start(opts: StartOptions): Promise<void> {
     },
   });
 
+  coordinator.events.on('checkpoint', (c) => {
+    if (tty) process.stdout.write('\r\x1b[2K');
+    say(`checkpoint at step ${c.step} (${c.reason}): ${c.path}`);
+  });
   say(`crowdtrain coordinator listening on ${coordinator.url}`);
   if (next) say(`  dashboard:   ${coordinator.url}/`);
   say(`  database:    ${db.provider} ${db.provider === 'sqlite' ? db.url : '(DATABASE_URL)'}`);

@@ -50,6 +50,8 @@ export interface CoordinatorOptions {
   dataDir: string;
   db: Database;
   workerToken: string;
+  /** Bearer token that REST API writes (start/stop runs, log metrics, registry) require; null/absent disables writes. */
+  adminToken?: string | null;
   /** Serves everything that is not /socket.io or /api (the Next.js dashboard). */
   fallbackHandler?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void> | void;
   /** How long a worker has to ack a run assignment. */
@@ -76,6 +78,7 @@ export class Coordinator {
     progress: [RunProgress];
     update: [AppliedUpdate];
     'run-ended': [string, RunOutcome];
+    checkpoint: [{ runId: string; step: number; reason: string; path: string }];
   }>();
   private readonly server: http.Server;
   private readonly io: Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -169,6 +172,30 @@ export class Coordinator {
     return this.opts.workerToken;
   }
 
+  /** The admin token guarding REST API writes, or null when writes are disabled. */
+  get adminToken(): string | null {
+    return this.opts.adminToken ?? null;
+  }
+
+  /** The data directory (checkpoints live under `<dataDir>/checkpoints`). */
+  get dataDir(): string {
+    return this.opts.dataDir;
+  }
+
+  /**
+   * Gracefully stops the run `runId` if it is the active one (checkpointing) and resolves with its
+   * outcome; throws RUN_NOT_FOUND / NO_ACTIVE_RUN naming the run otherwise.
+   */
+  async stopRun(runId: string, detail = 'stopped through the API'): Promise<RunOutcome> {
+    const run = this.activeRun;
+    if (!run || run.runId !== runId) {
+      const known = await this.store.getRun(runId);
+      if (!known) throw new CrowdtrainError('RUN_NOT_FOUND', `no run with id ${runId}`);
+      throw new CrowdtrainError('NO_ACTIVE_RUN', `run ${runId} is not training on this coordinator (status ${known.status})`);
+    }
+    return run.stop('stopped', detail);
+  }
+
   /** The active run session, if any. */
   get activeRun(): RunSession | null {
     return this.session && !this.session.isEnded ? this.session : null;
@@ -224,6 +251,7 @@ export class Coordinator {
         this.events.emit('progress', p);
       },
       onUpdateApplied: (u) => this.events.emit('update', u),
+      onCheckpoint: (c) => this.events.emit('checkpoint', c),
     });
     await this.store.setRunStatus(runId, 'running');
     this.session = session;

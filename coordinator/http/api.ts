@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import type { Coordinator } from '../coordinator.ts';
+import { createTabDownloadsHandler } from './dataset-route.ts';
 
 const RUN_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const METRIC_KEY = /^[A-Za-z0-9_./-]{1,128}$/;
@@ -18,7 +19,9 @@ function notFound(res: http.ServerResponse, what: string): void {
  * GET /api/v1/status, /api/v1/runs, /api/v1/runs/:id, /api/v1/runs/:id/metrics/:key, /api/v1/runs/:id/events.
  */
 export function createApiHandler(c: Coordinator): (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean> {
+  const tabDownloads = createTabDownloadsHandler({ activeDatasetSpec: () => c.activeRun?.config.dataset ?? null });
   return async (req, res) => {
+    if (await tabDownloads(req, res)) return true;
     const url = new URL(req.url ?? '/', 'http://localhost');
     const p = url.pathname;
     if (p === '/healthz') {

@@ -15,7 +15,7 @@ import { lrAt } from '../../core/optim/lr-schedule.ts';
 import { clipByGlobalNorm } from '../../core/optim/clip.ts';
 import { validateUpdate } from '../../core/aggregate/validate-update.ts';
 import { reduceWeightedMean } from '../../core/aggregate/reduce-weighted-mean.ts';
-import { DdpRunMachine, type RunEffect, type RunEvent } from '../../core/run/ddp-run-machine.ts';
+import { DdpRunMachine, type RunEffect, type RunEvent, type RunMachineSnapshot } from '../../core/run/ddp-run-machine.ts';
 import type { RunConfig } from '../../core/config/run-config.ts';
 import type { TrackingStore } from '../../prisma/queries/tracking-store.ts';
 import { MetricBuffer, type MetricPoint } from './metric-buffer.ts';
@@ -69,6 +69,8 @@ export interface RunSessionOptions {
   onProgress?: (p: RunProgress) => void;
   /** Called after every applied update with the samples each contributing worker trained. */
   onUpdateApplied?: (u: AppliedUpdate) => void;
+  /** Called after each checkpoint is written and recorded. */
+  onCheckpoint?: (c: { runId: string; step: number; reason: string; path: string }) => void;
 }
 
 /** What one applied update trained. */
@@ -116,6 +118,7 @@ export class RunSession {
   readonly done: Promise<RunOutcome>;
   private readonly onProgress?: (p: RunProgress) => void;
   private readonly onUpdateApplied?: (u: AppliedUpdate) => void;
+  private readonly onCheckpoint?: (c: { runId: string; step: number; reason: string; path: string }) => void;
   private roundAssignments: { workerId: string; indices: number[] }[] = [];
 
   private constructor(opts: RunSessionOptions) {
@@ -125,6 +128,7 @@ export class RunSession {
     this.dataDir = opts.dataDir;
     this.onProgress = opts.onProgress;
     this.onUpdateApplied = opts.onUpdateApplied;
+    this.onCheckpoint = opts.onCheckpoint;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.progress = {
       runId: opts.runId,
@@ -386,7 +390,7 @@ export class RunSession {
         this.evaluate(fx.step);
         return;
       case 'checkpoint':
-        await this.checkpoint(fx.step, fx.reason);
+        await this.checkpoint(fx.step, fx.reason, fx.snapshot);
         return;
       case 'evict': {
         const w = this.workers.get(fx.workerId);
@@ -539,13 +543,16 @@ export class RunSession {
 
   private pendingBest = false;
 
-  private async checkpoint(step: number, reason: string): Promise<void> {
+  private async checkpoint(step: number, reason: string, snapshot: RunMachineSnapshot): Promise<void> {
+    // Everything logged up to a checkpoint is durable before the checkpoint is: a crash never
+    // leaves a checkpoint whose metric history has holes.
+    await this.metrics.flush();
     const content: CheckpointContent = {
       runId: this.runId,
       step,
       params: this.params,
       optimizer: this.optimizer.state(),
-      machine: this.machine.snapshot(),
+      machine: snapshot,
       bestMetric: this.bestAccuracy,
       createdAt: new Date().toISOString(),
     };
@@ -563,6 +570,7 @@ export class RunSession {
       metricValue: isBest ? this.bestAccuracy ?? undefined : undefined,
     });
     await this.store.recordEvent({ runId: this.runId, kind: 'checkpoint', detail: { step, reason, path: file.path, sha256: file.sha256 } });
+    this.onCheckpoint?.({ runId: this.runId, step, reason, path: file.path });
   }
 
   private async finish(outcome: Omit<RunOutcome, 'evalAccuracy' | 'evalLoss'>): Promise<void> {

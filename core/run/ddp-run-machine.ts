@@ -40,7 +40,13 @@ export type RunEffect =
       contributions: { workerId: string; sampleCount: number; loss: number; accuracy: number }[];
     }
   | { type: 'evaluate'; step: number }
-  | { type: 'checkpoint'; step: number; reason: 'periodic' | 'final' | 'time_limit' | 'signal' | 'stopped' }
+  | {
+      type: 'checkpoint';
+      step: number;
+      reason: 'periodic' | 'final' | 'time_limit' | 'signal' | 'stopped';
+      /** The machine's state at this point (taken before the next round draws its batch). */
+      snapshot: RunMachineSnapshot;
+    }
   | { type: 'evict'; workerId: string; reason: string }
   | { type: 'record'; kind: string; workerId?: string; detail: Record<string, unknown> }
   | { type: 'finished'; status: 'finished' | 'stopped' | 'failed'; step: number; reason: string };
@@ -113,7 +119,7 @@ export class DdpRunMachine {
     return this.round?.slices.get(workerId);
   }
 
-  /** State to checkpoint: only valid between rounds (phase waiting/applying done). */
+  /** The serialisable state (step + sampler); checkpoint effects carry the one taken at the right moment. */
   snapshot(): RunMachineSnapshot {
     return { step: this.stepCount, sampler: this.sampler.state() };
   }
@@ -178,10 +184,10 @@ export class DdpRunMachine {
         const last = s >= this.opts.totalUpdates;
         if (s % this.opts.evalEvery === 0 || last) fx.push({ type: 'evaluate', step: s });
         if (!last && s % this.opts.checkpointEvery === 0 && !this.stopRequest) {
-          fx.push({ type: 'checkpoint', step: s, reason: 'periodic' });
+          fx.push({ type: 'checkpoint', step: s, reason: 'periodic', snapshot: this.snapshot() });
         }
         if (last) {
-          fx.push({ type: 'checkpoint', step: s, reason: 'final' });
+          fx.push({ type: 'checkpoint', step: s, reason: 'final', snapshot: this.snapshot() });
           this.finish(fx, 'finished', `reached total_updates=${this.opts.totalUpdates}`);
           break;
         }
@@ -215,7 +221,7 @@ export class DdpRunMachine {
   private finishStopped(fx: RunEffect[]): void {
     const req = this.stopRequest ?? { reason: 'stopped' as const };
     if (req.reason !== 'failed') {
-      fx.push({ type: 'checkpoint', step: this.stepCount, reason: req.reason === 'stopped' ? 'stopped' : req.reason });
+      fx.push({ type: 'checkpoint', step: this.stepCount, reason: req.reason === 'stopped' ? 'stopped' : req.reason, snapshot: this.snapshot() });
     }
     this.finish(fx, req.reason === 'failed' ? 'failed' : 'stopped', req.detail ?? req.reason);
   }

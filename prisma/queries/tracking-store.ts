@@ -130,6 +130,41 @@ export interface ListRunsInput {
   skip?: number;
 }
 
+/** Sortable columns of {@link TrackingStore.searchRuns}. */
+export const RunSortSchema = z.enum(['createdAt', 'name', 'status', 'step', 'startedAt']);
+
+/** Filters, sorting and paging of {@link TrackingStore.searchRuns}. */
+export interface SearchRunsInput {
+  status?: RunStatus;
+  /** Experiment name (exact). */
+  experiment?: string;
+  /** Substring of the run name. */
+  q?: string;
+  /** Only runs whose param `key` has exactly this text value. */
+  param?: { key: string; value: string };
+  /** Only runs that logged metric `key` with some value >= min (and/or <= max). */
+  metric?: { key: string; min?: number; max?: number };
+  sort?: z.infer<typeof RunSortSchema>;
+  order?: 'asc' | 'desc';
+  /** Page size, 1..1000 (default 50). */
+  take?: number;
+  skip?: number;
+}
+
+/** Count, last value and extremes of one metric of one run. */
+export interface MetricSummaryRecord {
+  runId: string;
+  key: string;
+  count: number;
+  lastStep: number;
+  last: number;
+  min: number;
+  max: number;
+}
+
+/** A run's contribution joined with its worker row (kind, backend, device, last seen). */
+export type FleetEntryRecord = ContributionRecord & { worker: WorkerRecord };
+
 /** What {@link TrackingStore.verifyApiToken} returns for a valid token. */
 export interface VerifiedToken {
   id: string;
@@ -549,6 +584,105 @@ export class TrackingStore {
     if (existing === null) return false;
     if (existing.revokedAt === null) await this.prisma.apiToken.update({ where: { id }, data: { revokedAt: new Date() } });
     return true;
+  }
+
+  /**
+   * Runs matching the filters, sorted (default newest first), one page of them, and how many
+   * match in all. Uses the Run(status) and Run(experimentId, createdAt) indexes.
+   */
+  async searchRuns(input: SearchRunsInput = {}): Promise<{ runs: RunWithExperiment[]; total: number }> {
+    const take = input.take ?? 50;
+    const skip = input.skip ?? 0;
+    requireInt('take', take, 1, 1000);
+    requireInt('skip', skip, 0);
+    if (input.status !== undefined && !RunStatusSchema.safeParse(input.status).success) {
+      throw invalid(`run status "${String(input.status)}" is not one of ${RunStatusSchema.options.join(', ')}`);
+    }
+    const sort = input.sort ?? 'createdAt';
+    if (!RunSortSchema.safeParse(sort).success) throw invalid(`sort "${String(sort)}" is not one of ${RunSortSchema.options.join(', ')}`);
+    const order = input.order ?? 'desc';
+    const metricValue =
+      input.metric === undefined
+        ? undefined
+        : { ...(input.metric.min === undefined ? {} : { gte: input.metric.min }), ...(input.metric.max === undefined ? {} : { lte: input.metric.max }) };
+    const where = {
+      ...(input.status === undefined ? {} : { status: input.status }),
+      ...(input.experiment === undefined ? {} : { experiment: { name: input.experiment } }),
+      ...(input.q === undefined || input.q === '' ? {} : { name: { contains: input.q } }),
+      ...(input.param === undefined ? {} : { params: { some: { key: input.param.key, value: input.param.value } } }),
+      ...(input.metric === undefined ? {} : { metrics: { some: { key: input.metric.key, value: metricValue } } }),
+    };
+    const [runs, total] = await Promise.all([
+      this.prisma.run.findMany({ where, include: { experiment: true }, orderBy: [{ [sort]: order }, { id: order }], take, skip }),
+      this.prisma.run.count({ where }),
+    ]);
+    return { runs: runs as RunWithExperiment[], total };
+  }
+
+  /**
+   * For each of the runs, each logged metric (or only `keys`): point count, last step and value,
+   * min and max. Two grouped queries, whatever the number of runs.
+   */
+  async summarizeRunMetrics(runIds: readonly string[], keys?: readonly string[]): Promise<MetricSummaryRecord[]> {
+    if (runIds.length === 0) return [];
+    const where = { runId: { in: [...runIds] }, ...(keys === undefined ? {} : { key: { in: [...keys] } }) };
+    const groups = await this.prisma.metric.groupBy({
+      by: ['runId', 'key'],
+      where,
+      _count: { _all: true },
+      _min: { value: true },
+      _max: { value: true, step: true },
+    });
+    if (groups.length === 0) return [];
+    const lastRows = await this.prisma.metric.findMany({
+      where: { OR: groups.map((g) => ({ runId: g.runId, key: g.key, step: g._max.step ?? 0 })) },
+      orderBy: { id: 'asc' },
+      select: { runId: true, key: true, value: true },
+    });
+    const last = new Map(lastRows.map((r) => [`${r.runId}\u0000${r.key}`, r.value]));
+    return groups.map((g) => ({
+      runId: g.runId,
+      key: g.key,
+      count: g._count._all,
+      lastStep: g._max.step ?? 0,
+      last: last.get(`${g.runId}\u0000${g.key}`) ?? Number.NaN,
+      min: g._min.value ?? Number.NaN,
+      max: g._max.value ?? Number.NaN,
+    }));
+  }
+
+  /** A metric's points with step > `afterStep`, in step order, at most `limit` (1..100000) of them. */
+  async getMetricHistoryAfter(runId: string, key: string, afterStep: number, limit = 10_000): Promise<MetricPointRecord[]> {
+    requireInt('limit', limit, 1, 100_000);
+    if (!Number.isSafeInteger(afterStep) || afterStep < -1) throw invalid(`afterStep must be an integer >= -1, got ${String(afterStep)}`);
+    return this.prisma.metric.findMany({
+      where: { runId, key, step: { gt: afterStep } },
+      orderBy: [{ step: 'asc' }, { id: 'asc' }],
+      select: { step: true, value: true, time: true },
+      take: limit,
+    });
+  }
+
+  /** One checkpoint of a run by id, or null (also when it belongs to another run). */
+  async getCheckpoint(runId: string, checkpointId: string): Promise<CheckpointRecord | null> {
+    const row = await this.prisma.checkpoint.findFirst({ where: { id: checkpointId, runId } });
+    return row === null ? null : toCheckpointRecord(row);
+  }
+
+  /** Every worker that contributed to a run, with its worker row; most samples first. */
+  async listFleet(runId: string): Promise<FleetEntryRecord[]> {
+    const rows = await this.prisma.contribution.findMany({
+      where: { runId },
+      include: { worker: true },
+      orderBy: [{ samples: 'desc' }, { workerId: 'asc' }],
+    });
+    return rows.map((r) => ({
+      ...r,
+      samples: Number(r.samples),
+      bytesIn: Number(r.bytesIn),
+      bytesOut: Number(r.bytesOut),
+      worker: r.worker as WorkerRecord,
+    }));
   }
 }
 

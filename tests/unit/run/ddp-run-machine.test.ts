@@ -150,7 +150,11 @@ describe('DdpRunMachine', () => {
       all.push(...fx);
     }
     expect(all.filter((e) => e.type === 'evaluate').map((e) => (e as { step: number }).step)).toEqual([2, 4]);
-    expect(all.filter((e) => e.type === 'checkpoint').map((e) => [(e as { step: number }).step, (e as { reason: string }).reason])).toEqual([
+    const ckpts = all.filter((e): e is Extract<RunEffect, { type: 'checkpoint' }> => e.type === 'checkpoint');
+    // The snapshot is taken before the next round draws its batch: step 3 and an epoch cursor of 3 batches.
+    expect(ckpts[0]?.snapshot.step).toBe(3);
+    expect(ckpts[0]?.snapshot.sampler.cursor).toBe(24);
+    expect(ckpts.map((e) => [e.step, e.reason])).toEqual([
       [3, 'periodic'],
       [4, 'final'],
     ]);
@@ -164,8 +168,8 @@ describe('DdpRunMachine', () => {
     const fx = m.dispatch({ type: 'workerReady', workerId: 'a' });
     const slice = assigns(fx)[0]?.assignments[0]?.indices;
     const stop = m.dispatch({ type: 'stop', reason: 'signal' });
-    expect(stop).toEqual([
-      { type: 'checkpoint', step: 0, reason: 'signal' },
+    expect(stop).toMatchObject([
+      { type: 'checkpoint', step: 0, reason: 'signal', snapshot: { step: 0 } },
       { type: 'finished', status: 'stopped', step: 0, reason: 'signal' },
     ]);
     const snap = JSON.parse(JSON.stringify(m.snapshot())) as ReturnType<DdpRunMachine['snapshot']>;
