@@ -177,6 +177,11 @@ export class Coordinator {
     return this.opts.adminToken ?? null;
   }
 
+  /** The tracking database this coordinator writes to. */
+  get database(): Database {
+    return this.opts.db;
+  }
+
   /** The data directory (checkpoints live under `<dataDir>/checkpoints`). */
   get dataDir(): string {
     return this.opts.dataDir;

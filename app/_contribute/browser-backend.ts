@@ -1,12 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { CrowdtrainError } from '../../core/protocol/errors.ts';
-
-/** The backends a tab can be asked for (`?backend=` on the join link), `auto` first. */
-export const BROWSER_BACKEND_REQUESTS = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'] as const;
-
-/** A backend request: a backend name or `auto`. */
-export type BrowserBackendRequest = (typeof BROWSER_BACKEND_REQUESTS)[number];
+import type { BrowserBackendRequest } from './backend-request.ts';
 
 type ConcreteBrowserBackend = Exclude<BrowserBackendRequest, 'auto'>;
 
@@ -25,12 +20,6 @@ export interface BrowserBackendChoice {
   /** Whether the adapter is a software emulation (SwiftShader, fallback adapter). */
   software: boolean;
   fallbacks: { backend: string; reason: string }[];
-}
-
-/** Parses `?backend=`; unknown or missing values mean `auto`. */
-export function parseBrowserBackendRequest(value: string | null): BrowserBackendRequest {
-  const v = (value ?? '').trim().toLowerCase();
-  return BROWSER_BACKEND_REQUESTS.find((r) => r === v) ?? 'auto';
 }
 
 type Attempt = { ok: true; adapter: string | null; software: boolean } | { ok: false; reason: string };

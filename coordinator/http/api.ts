@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import type { Coordinator } from '../coordinator.ts';
+import { createRestApiHandler } from './rest-api.ts';
 import { createTabDownloadsHandler } from './dataset-route.ts';
 
 const RUN_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -20,6 +21,7 @@ function notFound(res: http.ServerResponse, what: string): void {
  */
 export function createApiHandler(c: Coordinator): (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean> {
   const tabDownloads = createTabDownloadsHandler({ activeDatasetSpec: () => c.activeRun?.config.dataset ?? null });
+  const rest = createRestApiHandler(c);
   return async (req, res) => {
     if (await tabDownloads(req, res)) return true;
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -29,6 +31,8 @@ export function createApiHandler(c: Coordinator): (req: http.IncomingMessage, re
       return true;
     }
     if (!p.startsWith('/api/v1/')) return false;
+    // The REST API (writes with admin auth, extended reads) answers first.
+    if (await rest(req, res)) return true;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       sendJson(res, 405, { error: { code: 'INVALID_MESSAGE', message: `${req.method} is not allowed on ${p}` } });

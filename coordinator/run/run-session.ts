@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { CHUNK_BYTES } from '../../core/protocol/version.ts';
 import { CrowdtrainError, toWireError, type ErrorCode } from '../../core/protocol/errors.ts';
-import { describeZodError, GradChunkSchema, GradCommitSchema, type AckResult } from '../../core/protocol/messages.ts';
+import { describeZodError, GradChunkSchema, GradCommitSchema, RunReadySchema, type AckResult } from '../../core/protocol/messages.ts';
 import { ChunkAssembler, splitIntoChunks } from '../../core/codec/chunking.ts';
 import { bytesToFloat32, float32ToBytes } from '../../core/codec/float-bytes.ts';
 import { GradientComputer } from '../../core/models/gradient-computer.ts';
@@ -15,6 +15,7 @@ import { lrAt } from '../../core/optim/lr-schedule.ts';
 import { clipByGlobalNorm } from '../../core/optim/clip.ts';
 import { validateUpdate } from '../../core/aggregate/validate-update.ts';
 import { reduceWeightedMean } from '../../core/aggregate/reduce-weighted-mean.ts';
+import { createReduceArena, type ReduceArena } from '../../core/aggregate/reduce-arena.ts';
 import { DdpRunMachine, type RunEffect, type RunEvent, type RunMachineSnapshot } from '../../core/run/ddp-run-machine.ts';
 import type { RunConfig } from '../../core/config/run-config.ts';
 import type { TrackingStore } from '../../prisma/queries/tracking-store.ts';
@@ -102,6 +103,9 @@ export class RunSession {
   private test!: Dataset;
   private readonly workers = new Map<string, WorkerState>();
   private readonly grads = new Map<string, Float32Array>();
+  /** Gradients of a round are decoded straight into slots of one arena, where the reduce runs in place (SIMD). */
+  private arena: ReduceArena | null = null;
+  private nextSlot = 0;
   private chain: Promise<void> = Promise.resolve();
   private deadline: NodeJS.Timeout | null = null;
   private timeLimitTimer: NodeJS.Timeout | null = null;
@@ -236,8 +240,10 @@ export class RunSession {
         paramCount: this.paramCount,
       });
       if (!res.ok) throw new CrowdtrainError(res.error.code, res.error.message);
-      if (res.paramCount !== this.paramCount) {
-        throw new CrowdtrainError('SHAPE_MISMATCH', `worker model has ${res.paramCount} parameters, expected ${this.paramCount}`);
+      const ready = RunReadySchema.safeParse(res);
+      if (!ready.success) throw new CrowdtrainError('INVALID_MESSAGE', `run:assign ack: ${describeZodError(ready.error)}`);
+      if (ready.data.paramCount !== this.paramCount) {
+        throw new CrowdtrainError('SHAPE_MISMATCH', `worker model has ${ready.data.paramCount} parameters, expected ${this.paramCount}`);
       }
       if (this.workers.get(handle.id) !== state || this.ended) return;
       state.ready = true;
@@ -302,6 +308,14 @@ export class RunSession {
     }
   }
 
+  /** Copies an assembled gradient into the next free arena slot (or a fresh array if none is left). */
+  private decodeIntoSlot(bytes: Uint8Array): Float32Array {
+    if (!this.arena || this.nextSlot >= this.arena.slots || bytes.byteLength !== this.paramCount * 4) return bytesToFloat32(bytes);
+    const slot = this.arena.slot(this.nextSlot++);
+    new Uint8Array(slot.buffer, slot.byteOffset, slot.byteLength).set(bytes);
+    return slot;
+  }
+
   private poison(w: WorkerState, step: number, err: CrowdtrainError): void {
     w.grad = { step, assembler: null, error: err, bytes: 0 };
   }
@@ -335,7 +349,7 @@ export class RunSession {
       if (!g || g.step !== msg.step) throw new CrowdtrainError('INVALID_MESSAGE', `no gradient chunks received for step ${msg.step}`);
       if (g.error) throw g.error;
       if (!g.assembler?.complete) throw new CrowdtrainError('INVALID_MESSAGE', `gradient for step ${msg.step} is incomplete`);
-      const values = bytesToFloat32(g.assembler.result());
+      const values = this.decodeIntoSlot(g.assembler.result());
       w.grad = null;
       validateUpdate(values, {
         expectedLength: this.paramCount,
@@ -418,6 +432,10 @@ export class RunSession {
     this.roundBytesOut = 0;
     this.roundAssignments = fx.assignments;
     this.grads.clear();
+    if (!this.arena || this.arena.slots < fx.assignments.length) {
+      this.arena = createReduceArena(this.paramCount, Math.max(4, fx.assignments.length));
+    }
+    this.nextSlot = 0;
     let paramBytes: Uint8Array | null = null;
     let chunks: Uint8Array[] = [];
     for (const a of fx.assignments) {
@@ -455,7 +473,7 @@ export class RunSession {
       if (!values) throw new Error(`gradient of ${c.workerId} for step ${fx.step} is missing`);
       return { values, weight: c.sampleCount };
     });
-    const grad = reduceWeightedMean(parts);
+    const grad = reduceWeightedMean(parts, this.arena?.out);
     const samples = fx.contributions.reduce((a, c) => a + c.sampleCount, 0);
     const trainLoss = fx.contributions.reduce((a, c) => a + c.loss * c.sampleCount, 0) / samples;
     const trainAcc = fx.contributions.reduce((a, c) => a + c.accuracy * c.sampleCount, 0) / samples;

@@ -1,0 +1,314 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { WorkerSession, type WorkerProgress } from '../../core/worker/worker-session.ts';
+import type { DatasetSpec } from '../../core/data/dataset-spec.ts';
+import type { Dataset } from '../../core/data/dataset.ts';
+import type { ModelSpec } from '../../core/models/model-spec.ts';
+import type { AckResult, Welcome } from '../../core/protocol/messages.ts';
+import { connectWorkerSocket, socketTransport, type WorkerSocket } from '../../worker-node/socket-transport.ts';
+import { selectBrowserBackend, type BrowserBackendChoice } from './browser-backend.ts';
+import type { BrowserBackendRequest } from './backend-request.ts';
+import { BrowserDatasetLoader, type DatasetSource } from './browser-dataset.ts';
+
+/** What the tab is doing, as the page shows it. */
+export type ContributeState =
+  | 'starting' // choosing a backend
+  | 'connecting' // opening the socket
+  | 'waiting' // joined; no run is active (or the run has not assigned this tab yet)
+  | 'loading' // downloading the data set / building the model
+  | 'training'
+  | 'paused'
+  | 'finished' // the run this tab trained ended
+  | 'unreachable' // the coordinator cannot be reached; retrying with backoff
+  | 'bad-token' // the coordinator refused the token; the socket is closed
+  | 'error'; // something else that stops the tab (protocol mismatch, no backend)
+
+/** A snapshot of the tab worker, rendered by the page and read by the e2e tests. */
+export interface ContributeSnapshot {
+  state: ContributeState;
+  message: string;
+  backend: string | null;
+  adapter: string | null;
+  softwareAdapter: boolean;
+  fallbacks: { backend: string; reason: string }[];
+  workerId: string | null;
+  runId: string | null;
+  runName: string | null;
+  runStatus: string | null;
+  step: number | null;
+  epoch: number | null;
+  loss: number | null;
+  stepsDone: number;
+  samplesDone: number;
+  samplesPerSec: number | null;
+  bytesSent: number;
+  bytesReceived: number;
+  /** Seconds this tab spent computing steps. */
+  computeSeconds: number;
+  /** Seconds since this tab first started training. */
+  contributedSeconds: number;
+  dataset: { name: string; size: number; bytes: number; source: DatasetSource } | null;
+  /** tf.memory().numTensors after the latest step (leak check). */
+  numTensors: number;
+  /** numTensors after each of the first steps and then every 10th, keyed by steps done. */
+  tensorsAtStep: Record<number, number>;
+  /** Consecutive failed connection attempts while unreachable. */
+  retries: number;
+}
+
+/** Options of a tab worker, read from the join link. */
+export interface BrowserWorkerOptions {
+  /** Coordinator base URL (the page's own origin). */
+  url: string;
+  token: string;
+  backend: BrowserBackendRequest;
+  name?: string;
+}
+
+const HELLO_TIMEOUT_MS = 30_000;
+const FATAL_CODES = new Set(['PROTOCOL_MISMATCH', 'INVALID_MESSAGE']);
+
+function initialSnapshot(): ContributeSnapshot {
+  return {
+    state: 'starting',
+    message: 'Choosing a compute backend…',
+    backend: null,
+    adapter: null,
+    softwareAdapter: false,
+    fallbacks: [],
+    workerId: null,
+    runId: null,
+    runName: null,
+    runStatus: null,
+    step: null,
+    epoch: null,
+    loss: null,
+    stepsDone: 0,
+    samplesDone: 0,
+    samplesPerSec: null,
+    bytesSent: 0,
+    bytesReceived: 0,
+    computeSeconds: 0,
+    contributedSeconds: 0,
+    dataset: null,
+    numTensors: 0,
+    tensorsAtStep: {},
+    retries: 0,
+  };
+}
+
+/**
+ * The /contribute tab's worker: the shared worker loop (core/worker/worker-session.ts) over the
+ * same socket.io-client transport as the node worker, with a browser backend and a cached binary
+ * data set. Pausing leaves the run (the coordinator reassigns the slice); resuming rejoins at the
+ * coordinator's current parameters. Subscribe to snapshots with {@link BrowserWorker.subscribe}.
+ */
+export class BrowserWorker {
+  private snap: ContributeSnapshot = initialSnapshot();
+  private readonly listeners = new Set<(s: ContributeSnapshot) => void>();
+  private socket: WorkerSocket | null = null;
+  private session: WorkerSession | null = null;
+  private choice: BrowserBackendChoice | null = null;
+  private readonly datasets: BrowserDatasetLoader;
+  private trainingSince: number | null = null;
+  private contributedMs = 0;
+  private stopped = false;
+  private pausedByUser = false;
+  private runNames = new Map<string, string>();
+  private workerId: string | undefined;
+
+  constructor(private readonly opts: BrowserWorkerOptions) {
+    this.datasets = new BrowserDatasetLoader(opts.url);
+  }
+
+  /** The current snapshot. */
+  get snapshot(): ContributeSnapshot {
+    return this.snap;
+  }
+
+  /** Calls `fn` on every change (and once now); returns the unsubscribe function. */
+  subscribe(fn: (s: ContributeSnapshot) => void): () => void {
+    this.listeners.add(fn);
+    fn(this.snap);
+    return () => this.listeners.delete(fn);
+  }
+
+  private update(patch: Partial<ContributeSnapshot>): void {
+    const now = performance.now();
+    const contributed = this.contributedMs + (this.trainingSince !== null ? now - this.trainingSince : 0);
+    this.snap = { ...this.snap, ...patch, contributedSeconds: contributed / 1000 };
+    for (const fn of this.listeners) fn(this.snap);
+  }
+
+  private setTraining(on: boolean): void {
+    const now = performance.now();
+    if (on && this.trainingSince === null) this.trainingSince = now;
+    if (!on && this.trainingSince !== null) {
+      this.contributedMs += now - this.trainingSince;
+      this.trainingSince = null;
+    }
+  }
+
+  /** Sets up the backend, then connects and serves runs until stopped. */
+  async start(): Promise<void> {
+    try {
+      this.choice = await selectBrowserBackend(this.opts.backend);
+    } catch (err) {
+      this.update({ state: 'error', message: err instanceof Error ? err.message : String(err) });
+      return;
+    }
+    if (this.stopped) return;
+    this.update({
+      backend: this.choice.backend,
+      adapter: this.choice.adapter,
+      softwareAdapter: this.choice.software,
+      fallbacks: this.choice.fallbacks,
+    });
+    this.connect();
+  }
+
+  private connect(): void {
+    this.update({ state: 'connecting', message: `Connecting to ${this.opts.url}…` });
+    const socket = connectWorkerSocket(this.opts.url, this.opts.token);
+    this.socket = socket;
+    this.session = new WorkerSession({
+      transport: socketTransport(socket),
+      loadTrainSet: (spec) => this.loadTrainSet(spec),
+      prepareBackend: (_model: ModelSpec) => Promise.resolve(tf.getBackend()),
+      onProgress: (p) => this.onProgress(p),
+      onRunEnd: (runId, status, reason) => {
+        this.setTraining(false);
+        this.update({ state: 'finished', runId, runStatus: status, message: `Run ${this.runNames.get(runId) ?? runId} ${status}: ${reason}. Waiting for the next run.` });
+      },
+      onError: (err) => {
+        const message = err instanceof Error ? err.message : String(err);
+        this.update({ message: `worker error: ${message}` });
+      },
+    });
+    socket.on('run:assign', (msg) => {
+      this.runNames.set(msg.runId, msg.name);
+      this.update({ state: 'loading', runId: msg.runId, runName: msg.name, runStatus: 'running', message: `Loading data and model for run ${msg.name}…` });
+    });
+    socket.on('connect', () => this.hello(socket));
+    socket.on('connect_error', (err) => {
+      const code = (err as Error & { data?: { code?: string } }).data?.code;
+      if (code === 'BAD_TOKEN') {
+        this.closeSocket();
+        this.update({ state: 'bad-token', message: 'The coordinator refused this join link: the token is wrong. Ask for a fresh link.' });
+        return;
+      }
+      if (code !== undefined && FATAL_CODES.has(code)) {
+        this.closeSocket();
+        this.update({ state: 'error', message: `The coordinator refused this tab: ${err.message}` });
+        return;
+      }
+      this.setTraining(false);
+      this.update({ state: 'unreachable', retries: this.snap.retries + 1, message: `Coordinator unreachable (${err.message}); retrying with backoff.` });
+    });
+    socket.on('crowdtrain:error', (e) => this.update({ message: `coordinator says ${e.code}: ${e.message}` }));
+    socket.on('disconnect', (reason) => {
+      this.setTraining(false);
+      if (this.pausedByUser || this.stopped) return;
+      this.update({ state: socket.active ? 'unreachable' : 'waiting', message: `Disconnected (${reason})${socket.active ? '; reconnecting' : ''}.` });
+    });
+  }
+
+  private hello(socket: WorkerSocket): void {
+    const choice = this.choice;
+    socket
+      .timeout(HELLO_TIMEOUT_MS)
+      .emitWithAck('worker:hello', {
+        kind: 'browser',
+        backend: choice?.backend ?? tf.getBackend(),
+        name: this.opts.name,
+        workerId: this.workerId,
+        userAgent: navigator.userAgent.slice(0, 512),
+        deviceInfo: {
+          adapter: choice?.adapter?.slice(0, 512) ?? null,
+          softwareAdapter: choice?.software ?? false,
+          requestedBackend: this.opts.backend,
+          hardwareConcurrency: navigator.hardwareConcurrency ?? null,
+        },
+        capabilities: { convBackprop: true },
+      })
+      .then((res: AckResult<Welcome>) => {
+        if (!res.ok) {
+          this.update({ state: 'error', message: `join refused: ${res.error.code}: ${res.error.message}` });
+          return;
+        }
+        this.workerId = res.workerId;
+        this.update({ state: 'waiting', workerId: res.workerId, retries: 0, message: 'Joined. Waiting for the coordinator to assign a run…' });
+      })
+      .catch((err: unknown) => this.update({ message: `hello failed: ${err instanceof Error ? err.message : String(err)}` }));
+  }
+
+  private async loadTrainSet(spec: DatasetSpec): Promise<Dataset> {
+    const loaded = await this.datasets.load(spec);
+    this.update({ dataset: { name: loaded.dataset.name, size: loaded.dataset.size, bytes: loaded.bytes, source: loaded.source } });
+    return loaded.dataset;
+  }
+
+  private onProgress(p: WorkerProgress): void {
+    if (this.snap.state !== 'training') this.setTraining(true);
+    const numTensors = tf.memory().numTensors;
+    const tensorsAtStep =
+      p.stepsDone <= 20 || p.stepsDone % 10 === 0 ? { ...this.snap.tensorsAtStep, [p.stepsDone]: numTensors } : this.snap.tensorsAtStep;
+    this.update({
+      state: 'training',
+      message: `Training run ${this.runNames.get(p.runId) ?? p.runId}.`,
+      runId: p.runId,
+      runName: this.runNames.get(p.runId) ?? this.snap.runName,
+      step: p.step,
+      epoch: p.epoch,
+      loss: p.loss,
+      stepsDone: p.stepsDone,
+      samplesDone: p.samplesDone,
+      samplesPerSec: p.samplesPerSec,
+      bytesSent: p.bytesSent,
+      bytesReceived: p.bytesReceived,
+      computeSeconds: this.snap.computeSeconds + p.computeMs / 1000,
+      numTensors,
+      tensorsAtStep,
+    });
+  }
+
+  /** Leaves the run on purpose: the coordinator reassigns this tab's slice. */
+  pause(): void {
+    if (!this.socket || this.pausedByUser) return;
+    this.pausedByUser = true;
+    this.setTraining(false);
+    if (this.socket.connected) this.socket.emit('worker:leave', { reason: 'paused by the user' });
+    this.socket.disconnect();
+    this.update({ state: 'paused', message: 'Paused: this tab left the run. Resume to rejoin at the current parameters.' });
+  }
+
+  /** Rejoins after a pause, at the coordinator's current parameters. */
+  resume(): void {
+    if (!this.socket || !this.pausedByUser || this.stopped) return;
+    this.pausedByUser = false;
+    this.update({ state: 'connecting', message: 'Rejoining…' });
+    this.socket.connect();
+  }
+
+  /** Whether the user paused the tab. */
+  get paused(): boolean {
+    return this.pausedByUser;
+  }
+
+  private closeSocket(): void {
+    const s = this.socket;
+    if (!s) return;
+    s.io.reconnection(false);
+    s.close();
+  }
+
+  /** Leaves the run, closes the connection and frees every tensor (page unload / unmount). */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.setTraining(false);
+    if (this.socket?.connected) this.socket.emit('worker:leave', { reason: 'tab closed' });
+    this.closeSocket();
+    this.session?.dispose();
+    this.session = null;
+  }
+}
