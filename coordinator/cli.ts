@@ -10,6 +10,7 @@ import { Coordinator } from './coordinator.ts';
 import type { RunProgress } from './run/run-session.ts';
 import { readCoordinatorEnv, defaultDataDir } from './env.ts';
 import { loadOrCreateWorkerToken } from './worker-token.ts';
+import { loadOrCreateAdminToken } from './http/admin-auth.ts';
 import { spawnLocalWorker, stopLocalWorkers } from './local-workers.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -83,6 +84,7 @@ async function start(opts: StartOptions): Promise<void> {
   const evalBackend = await selectBackend('wasm', { needsConvBackprop: false }).catch(() => selectBackend('cpu', { needsConvBackprop: false }));
   const db = await openDatabase({ url: databaseUrl });
   const { token, source } = await loadOrCreateWorkerToken(dataDir, env.CROWDTRAIN_TOKEN);
+  const admin = await loadOrCreateAdminToken(dataDir, process.env.CROWDTRAIN_ADMIN_TOKEN);
 
   let next: Awaited<ReturnType<typeof import('./http/next-handler.ts').createNextRequestHandler>> | null = null;
   if (opts.dashboard) {
@@ -100,6 +102,7 @@ async function start(opts: StartOptions): Promise<void> {
     dataDir,
     db,
     workerToken: token,
+    adminToken: admin.token,
     fallbackHandler: next ? (req, res) => next.handle(req, res) : undefined,
     onRunProgress: (p) => {
       const now = Date.now();
@@ -121,6 +124,10 @@ async function start(opts: StartOptions): Promise<void> {
   say(`  data dir:    ${dataDir}`);
   say(`  evaluation:  tfjs ${evalBackend.backend} backend`);
   say(`  worker token (${source === 'generated' ? 'generated, saved in data dir' : source}): ${token}`);
+  say(
+    `  admin token: ${admin.source === 'env' ? 'from CROWDTRAIN_ADMIN_TOKEN' : `${admin.source === 'generated' ? 'generated, saved in' : 'read from'} ${path.join(dataDir, 'admin-token')}`}` +
+      ' (REST API writes: Authorization: Bearer <token>; see docs/api.md)',
+  );
   say(`  join with:   npm run worker -- --url ${coordinator.url} --token ${token}`);
 
   const children: ChildProcess[] = [];
@@ -193,7 +200,15 @@ program
   .option('--database-url <url>', 'file:/path.db (SQLite) or postgresql://... (env DATABASE_URL; default <data-dir>/crowdtrain.db)')
   .option('-c, --config <file>', 'run config, YAML or JSON (default configs/mnist-cnn.yaml)')
   .addOption(new Option('-w, --local-workers <n>', 'headless workers to spawn on this machine').default(2).argParser(intArg('--local-workers', 0, 64)))
-  .option('--worker-backend <name>', 'backend of the local workers: auto|tensorflow|webgpu|wasm|cpu', 'auto')
+  .addOption(
+    new Option('--worker-backend <name>', 'backend of the local workers: auto|tensorflow|webgpu|wasm|cpu')
+      .default('auto')
+      .argParser((v: string) => {
+        const allowed = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+        if (!allowed.includes(v)) throw new InvalidArgumentError(`--worker-backend must be one of ${allowed.join(', ')}, got "${v}"`);
+        return v;
+      }),
+  )
   .option('--resume <runId>', 'continue a stopped or interrupted run exactly from its checkpoint')
   .addOption(new Option('--resume-from <which>', 'checkpoint to resume from: latest|best|STEP').default('latest').argParser(checkpointWhich))
   .option('--no-dashboard', 'do not serve the Next.js dashboard (API and Socket.io only)')
