@@ -122,4 +122,32 @@ describe('the coordinator killed with SIGKILL mid-run', () => {
       await db.close();
     }
   });
+
+  it('SIGTERM checkpoints the active run, stops its local workers, and says how to resume', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'crowdtrain-term-'));
+    dirs.push(dataDir);
+    const cfgFile = path.join(dataDir, 'run.yaml');
+    await writeFile(cfgFile, stringify(syntheticConfig({ total_updates: 100_000, checkpoint_every: 5, eval_every: 100_000 })));
+    const env = { CROWDTRAIN_TOKEN: 'term-token-0123456789abcdef', DATABASE_URL: testDatabaseUrl(dataDir) };
+    const proc = startCoordinatorProcess(
+      ['--port', '0', '--data-dir', dataDir, '--no-dashboard', '--local-workers', '1', '--worker-backend', 'cpu', '--config', cfgFile],
+      env,
+    );
+    const [, runId] = await proc.waitFor(/started run (\S+)/);
+    await proc.waitFor(/checkpoint at step 5 /);
+    proc.child.kill('SIGTERM');
+    const code = await proc.exited;
+    expect(code, proc.output()).toBe(143);
+    expect(proc.output()).toMatch(/checkpoint at step \d+ \(signal\)/);
+    expect(proc.output()).toContain(`npm start -- --resume ${runId}`);
+    const db = await openDatabase({ url: env.DATABASE_URL });
+    try {
+      const store = new TrackingStore(db);
+      expect((await store.getRun(runId!))?.status).toBe('stopped');
+      const latest = await store.findCheckpoint(runId!, 'latest');
+      expect(latest?.step).toBeGreaterThanOrEqual(5);
+    } finally {
+      await db.close();
+    }
+  });
 });

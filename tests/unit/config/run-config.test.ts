@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { parseRunConfig, validateRunConfig } from '../../../core/config/run-config.ts';
+import { parseDurationMs } from '../../../core/config/duration.ts';
+import { readCoordinatorEnv } from '../../../coordinator/env.ts';
+
+const minimal = {
+  model: { type: 'mlp' },
+  dataset: { name: 'synthetic' },
+  optimizer: { name: 'adam', lr: 0.001 },
+  batch_size: 16,
+  total_updates: 10,
+};
+
+describe('run config', () => {
+  it('the shipped default config is valid and means what the README says', async () => {
+    const cfg = parseRunConfig(await readFile('configs/mnist-cnn.yaml', 'utf8'));
+    expect(cfg.mode).toBe('ddp');
+    expect(cfg.dataset).toMatchObject({ name: 'mnist' });
+    expect(cfg.model.type).toBe('cnn');
+    expect(cfg.time_limit).toBe(30 * 60 * 1000);
+    expect(cfg.step_timeout).toBe(60_000);
+  });
+
+  it('fills defaults', () => {
+    const cfg = validateRunConfig(minimal);
+    expect(cfg).toMatchObject({ name: 'run', experiment: 'default', seed: 42, eval_every: 100, checkpoint_every: 200, min_workers: 1, max_grad_norm: null, time_limit: null });
+    expect(cfg.lr_schedule).toEqual({ type: 'constant' });
+  });
+
+  it('names the bad field and the allowed values', () => {
+    expect(() => validateRunConfig({ ...minimal, optimizer: { name: 'adagrad', lr: 1 } })).toThrow(/optimizer/);
+    expect(() => validateRunConfig({ ...minimal, mode: 'magic' })).toThrow(/mode.*ddp/);
+    expect(() => validateRunConfig({ ...minimal, batch_size: 0 })).toThrow(/batch_size/);
+    expect(() => validateRunConfig({ ...minimal, total_updates: 1.5 })).toThrow(/total_updates/);
+    expect(() => validateRunConfig({ ...minimal, bacth_size: 3 })).toThrow(/bacth_size/);
+    expect(() => validateRunConfig({ ...minimal, time_limit: 'tomorrow' })).toThrow(/time_limit.*HH:MM:SS/);
+    try {
+      validateRunConfig({ ...minimal, model: { type: 'cnn', conv: [{ filters: -1, kernel_size: 3 }] } });
+      expect.unreachable();
+    } catch (err) {
+      expect((err as { code?: string }).code).toBe('INVALID_CONFIG');
+      expect((err as Error).message).toContain('model.conv.0.filters');
+    }
+  });
+
+  it('rejects YAML that is not a mapping, or not YAML', () => {
+    expect(() => parseRunConfig('- a\n- b', 'x.yaml')).toThrow(/x.yaml must be a mapping/);
+    expect(() => parseRunConfig('a: [1, 2', 'y.yaml')).toThrow(/y.yaml is not valid YAML/);
+  });
+
+  it('parses durations', () => {
+    expect(parseDurationMs('24:00:00')).toBe(86_400_000);
+    expect(parseDurationMs('01:30')).toBe(90_000);
+    expect(parseDurationMs('90s')).toBe(90_000);
+    expect(parseDurationMs('1500ms')).toBe(1500);
+    expect(parseDurationMs('2h')).toBe(7_200_000);
+    expect(parseDurationMs(5)).toBe(5000);
+    expect(parseDurationMs('soon')).toBeNull();
+    expect(parseDurationMs(-1)).toBeNull();
+    expect(parseDurationMs('1:99:00')).toBeNull();
+  });
+});
+
+describe('coordinator environment', () => {
+  it('validates PORT and CROWDTRAIN_TOKEN, naming the variable', () => {
+    expect(readCoordinatorEnv({ PORT: '3100' }).PORT).toBe(3100);
+    expect(() => readCoordinatorEnv({ PORT: 'eighty' })).toThrow(/PORT/);
+    expect(() => readCoordinatorEnv({ PORT: '70000' })).toThrow(/PORT/);
+    expect(() => readCoordinatorEnv({ CROWDTRAIN_TOKEN: 'short' })).toThrow(/CROWDTRAIN_TOKEN must be at least 16/);
+    expect(readCoordinatorEnv({ PORT: '' }).PORT).toBeUndefined();
+  });
+});
