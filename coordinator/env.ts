@@ -15,7 +15,7 @@ export const CoordinatorEnvSchema = z.object({
 export type CoordinatorEnv = z.infer<typeof CoordinatorEnvSchema>;
 
 /** Reads and validates the environment; throws an Error naming each bad variable. */
-export function readCoordinatorEnv(env: NodeJS.ProcessEnv = process.env): CoordinatorEnv {
+export function readCoordinatorEnv(env: Record<string, string | undefined> = process.env): CoordinatorEnv {
   const picked = Object.fromEntries(
     Object.keys(CoordinatorEnvSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
   );

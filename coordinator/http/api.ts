@@ -87,6 +87,10 @@ async function statusBody(c: Coordinator): Promise<unknown> {
   const active = c.activeRun;
   const workers = c.workers();
   const recent = await c.store.listRuns({ take: 20 });
+  const best = await c.store.maxMetricByRun(
+    recent.map((r) => r.id),
+    'eval_accuracy',
+  );
   const status = active?.status();
   const baseUrl = c.url;
   return {
@@ -126,7 +130,7 @@ async function statusBody(c: Coordinator): Promise<unknown> {
       status: r.status,
       step: r.step,
       totalUpdates: r.totalUpdates,
-      bestAccuracy: null,
+      bestAccuracy: best.get(r.id) ?? null,
       createdAt: r.createdAt instanceof Date ? r.createdAt.toISOString() : String(r.createdAt),
     })),
     join: {

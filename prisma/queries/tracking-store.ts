@@ -329,6 +329,15 @@ export class TrackingStore {
     });
   }
 
+  /** The largest value of metric `key` per run, for the given runs (runs without it are absent). */
+  async maxMetricByRun(runIds: readonly string[], key: string): Promise<Map<string, number>> {
+    if (runIds.length === 0) return new Map();
+    const rows = await this.prisma.metric.groupBy({ by: ['runId'], where: { runId: { in: [...runIds] }, key }, _max: { value: true } });
+    const out = new Map<string, number>();
+    for (const r of rows) if (r._max.value !== null) out.set(r.runId, r._max.value);
+    return out;
+  }
+
   /** The distinct metric keys a run has logged, sorted. */
   async listMetricKeys(runId: string): Promise<string[]> {
     const rows = await this.prisma.metric.findMany({ where: { runId }, distinct: ['key'], select: { key: true }, orderBy: { key: 'asc' } });
