@@ -308,6 +308,35 @@ export class RunSession {
     }
   }
 
+  private readonly deltas = new Map<string, { steps: number; samples: number; bytesIn: number; bytesOut: number }>();
+  private contributionWrites: Promise<void> = Promise.resolve();
+
+  /** Accumulates a worker's contribution counters in memory (written once per update, off the critical path). */
+  private addDelta(workerId: string, d: Partial<{ steps: number; samples: number; bytesIn: number; bytesOut: number }>): void {
+    const cur = this.deltas.get(workerId) ?? { steps: 0, samples: 0, bytesIn: 0, bytesOut: 0 };
+    cur.steps += d.steps ?? 0;
+    cur.samples += d.samples ?? 0;
+    cur.bytesIn += d.bytesIn ?? 0;
+    cur.bytesOut += d.bytesOut ?? 0;
+    this.deltas.set(workerId, cur);
+  }
+
+  /** Writes the accumulated contribution counters; resolves when they are in the database. */
+  private flushContributions(): Promise<void> {
+    const batch = [...this.deltas.entries()];
+    this.deltas.clear();
+    this.contributionWrites = this.contributionWrites.then(async () => {
+      for (const [workerId, d] of batch) {
+        try {
+          await this.store.addContribution(this.runId, workerId, d);
+        } catch (err) {
+          debug('contribution write for %s failed: %O', workerId, err);
+        }
+      }
+    });
+    return this.contributionWrites;
+  }
+
   /** Copies an assembled gradient into the next free arena slot (or a fresh array if none is left). */
   private decodeIntoSlot(bytes: Uint8Array): Float32Array {
     if (!this.arena || this.nextSlot >= this.arena.slots || bytes.byteLength !== this.paramCount * 4) return bytesToFloat32(bytes);
@@ -360,7 +389,7 @@ export class RunSession {
       });
       if (!Number.isFinite(msg.loss)) throw new CrowdtrainError('NON_FINITE', `reported loss is ${msg.loss}`);
       this.grads.set(workerId, values);
-      await this.store.addContribution(this.runId, workerId, { bytesIn: g.bytes });
+      this.addDelta(workerId, { bytesIn: g.bytes });
       this.dispatch({ type: 'gradientAccepted', workerId, step: msg.step, sampleCount: msg.sampleCount, loss: msg.loss, accuracy: msg.accuracy });
       return { ok: true, accepted: true };
     } catch (err) {
@@ -453,7 +482,7 @@ export class RunSession {
         );
         w.sentVersion = fx.paramsVersion;
         this.roundBytesOut += total;
-        void this.store.addContribution(this.runId, a.workerId, { bytesOut: total }).catch((e: unknown) => debug('%O', e));
+        this.addDelta(a.workerId, { bytesOut: total });
       }
       const idx = Uint32Array.from(a.indices);
       w.handle.assignStep({
@@ -503,11 +532,7 @@ export class RunSession {
       { key: 'epoch', step, value: fx.epoch, time: now },
     ];
     this.metrics.add(points);
-    for (const c of fx.contributions) {
-      void this.store
-        .addContribution(this.runId, c.workerId, { steps: 1, samples: c.sampleCount })
-        .catch((e: unknown) => debug('%O', e));
-    }
+    for (const c of fx.contributions) this.addDelta(c.workerId, { steps: 1, samples: c.sampleCount });
     Object.assign(this.progress, {
       step,
       epoch: fx.epoch,
@@ -529,8 +554,14 @@ export class RunSession {
     }
     // Feed the result back; effects of the next round run in this same chain.
     const effects = this.machine.dispatch({ type: 'updateApplied', step: fx.step });
-    debug('%s updateApplied %d -> %o', this.runId, fx.step, effects.map((e) => (e.type === 'assign' ? `assign ${e.assignments.map((a) => `${a.workerId}:${a.indices.length}`).join(',')}` : e.type)));
-    for (const e of effects) await this.perform(e);
+    debug('%s updateApplied %d -> %o', this.runId, fx.step, effects.map((e) => e.type));
+    // Start the next round first, so workers compute while we evaluate and checkpoint. Safe: the
+    // params and optimizer state cannot change before this chain link ends, and checkpoint effects
+    // carry the machine snapshot taken before the round drew its batch.
+    const startsRound = (e: RunEffect) => e.type === 'assign' || e.type === 'armDeadline';
+    for (const e of effects.filter(startsRound)) await this.perform(e);
+    void this.flushContributions();
+    for (const e of effects.filter((e) => !startsRound(e))) await this.perform(e);
   }
 
   /** Loss and accuracy of the master parameters on the test split. */
@@ -599,6 +630,7 @@ export class RunSession {
     if (this.timeLimitTimer) clearTimeout(this.timeLimitTimer);
     this.progress.status = outcome.status;
     await this.metrics.flush();
+    await this.flushContributions();
     await this.store.setRunProgress(this.runId, this.machine.step);
     await this.store.setRunStatus(this.runId, outcome.status, outcome.status === 'failed' ? { error: outcome.reason } : undefined);
     await this.store.recordEvent({ runId: this.runId, kind: 'run_end', detail: { ...full } });
