@@ -1,6 +1,7 @@
 import type { Metadata } from 'next';
 import type { ReactNode } from 'react';
 import './globals.css';
+import { DashboardNav } from './_dashboard/dashboard-nav.tsx';
 
 /** Document metadata shared by every page. */
 export const metadata: Metadata = {
@@ -12,7 +13,10 @@ export const metadata: Metadata = {
 export default function RootLayout({ children }: { children: ReactNode }) {
   return (
     <html lang="en">
-      <body className="min-h-screen bg-slate-100 font-sans text-slate-900 antialiased">{children}</body>
+      <body className="min-h-screen bg-slate-100 font-sans text-slate-900 antialiased">
+        <DashboardNav />
+        {children}
+      </body>
     </html>
   );
 }

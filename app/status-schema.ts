@@ -53,7 +53,7 @@ export const statusSchema = z.object({
   version: nullableString,
   run: statusRunSchema.nullish(),
   runs: z.array(statusRecentRunSchema).nullish(),
-  join: z.object({ command: nullableString, url: nullableString }).nullish(),
+  join: z.object({ command: nullableString, url: nullableString, contributePath: nullableString }).nullish(),
 });
 
 /** Parsed `GET /api/v1/status` body. */

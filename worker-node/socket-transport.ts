@@ -20,6 +20,12 @@ export function connectWorkerSocket(url: string, token: string): WorkerSocket {
 
 /** Adapts a Socket.io client socket to the transport the shared worker loop uses. */
 export function socketTransport(socket: WorkerSocket, commitTimeoutMs = 120_000): WorkerTransport {
+  // Gradients are only meaningful on the connection whose step assignment they answer: the
+  // coordinator reassigns a disconnected worker's slice. So never buffer them across a reconnect
+  // (socket.io would otherwise flush them before this worker's new hello).
+  socket.on('disconnect', () => {
+    socket.sendBuffer.length = 0;
+  });
   return {
     onRunAssign: (handler) =>
       socket.on('run:assign', (msg, ack) => {
@@ -30,8 +36,13 @@ export function socketTransport(socket: WorkerSocket, commitTimeoutMs = 120_000)
     onParamsChunk: (handler) => socket.on('params:chunk', handler),
     onStepAssign: (handler) => socket.on('step:assign', handler),
     onRunEnd: (handler) => socket.on('run:end', handler),
-    sendGradChunk: (msg) => socket.emit('grad:chunk', msg),
+    sendGradChunk: (msg) => {
+      if (socket.connected) socket.emit('grad:chunk', msg);
+    },
     commitGradient: async (msg) => {
+      if (!socket.connected) {
+        return { ok: false, error: { code: 'NOT_ASSIGNED', message: `disconnected before step ${msg.step} was committed; the coordinator reassigns the slice` } };
+      }
       try {
         const res = (await socket.timeout(commitTimeoutMs).emitWithAck('grad:commit', msg)) as AckResult<{ accepted: true }>;
         return res;

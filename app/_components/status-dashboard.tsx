@@ -4,6 +4,7 @@ import { usePolledStatus, STATUS_URL } from '../use-polled-status.ts';
 import type { PolledStatus } from '../use-polled-status.ts';
 import { ActiveRunCard } from './active-run-card.tsx';
 import { JoinCommand } from './join-command.tsx';
+import { ContributeLink } from './contribute-link.tsx';
 import { RecentRunsTable } from './recent-runs-table.tsx';
 import { WorkersTable } from './workers-table.tsx';
 
@@ -75,6 +76,7 @@ export function StatusDashboard() {
             ) : (
               <NoActiveRun />
             )}
+            {status.join?.contributePath ? <ContributeLink path={status.join.contributePath} /> : null}
             {status.join?.command ? <JoinCommand command={status.join.command} /> : null}
             <RecentRunsTable runs={status.runs ?? []} />
           </>

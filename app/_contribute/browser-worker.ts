@@ -49,7 +49,7 @@ export interface ContributeSnapshot {
   dataset: { name: string; size: number; bytes: number; source: DatasetSource } | null;
   /** tf.memory().numTensors after the latest step (leak check). */
   numTensors: number;
-  /** numTensors after each of the first steps and then every 10th, keyed by steps done. */
+  /** numTensors after each of the first 20 steps, every 10th up to 1000, then every 1000th; keyed by steps done. */
   tensorsAtStep: Record<number, number>;
   /** Consecutive failed connection attempts while unreachable. */
   retries: number;
@@ -113,7 +113,7 @@ export class BrowserWorker {
   private contributedMs = 0;
   private stopped = false;
   private pausedByUser = false;
-  private runNames = new Map<string, string>();
+  private readonly runNames = new Map<string, string>();
   private workerId: string | undefined;
 
   constructor(private readonly opts: BrowserWorkerOptions) {
@@ -208,7 +208,9 @@ export class BrowserWorker {
     socket.on('disconnect', (reason) => {
       this.setTraining(false);
       if (this.pausedByUser || this.stopped) return;
-      this.update({ state: socket.active ? 'unreachable' : 'waiting', message: `Disconnected (${reason})${socket.active ? '; reconnecting' : ''}.` });
+      // `active` is false only when the coordinator closed this connection on purpose (eviction).
+      if (socket.active) this.update({ state: 'unreachable', message: `Disconnected (${reason}); reconnecting.` });
+      else this.update({ state: 'error', message: `The coordinator disconnected this tab (${reason}): ${this.snap.message}` });
     });
   }
 
@@ -250,8 +252,8 @@ export class BrowserWorker {
   private onProgress(p: WorkerProgress): void {
     if (this.snap.state !== 'training') this.setTraining(true);
     const numTensors = tf.memory().numTensors;
-    const tensorsAtStep =
-      p.stepsDone <= 20 || p.stepsDone % 10 === 0 ? { ...this.snap.tensorsAtStep, [p.stepsDone]: numTensors } : this.snap.tensorsAtStep;
+    const sample = p.stepsDone <= 20 || (p.stepsDone <= 1000 && p.stepsDone % 10 === 0) || p.stepsDone % 1000 === 0;
+    const tensorsAtStep = sample ? { ...this.snap.tensorsAtStep, [p.stepsDone]: numTensors } : this.snap.tensorsAtStep;
     this.update({
       state: 'training',
       message: `Training run ${this.runNames.get(p.runId) ?? p.runId}.`,

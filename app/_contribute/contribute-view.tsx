@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { statusSchema } from '../status-schema.ts';
 import type { BrowserWorker, ContributeSnapshot, ContributeState } from './browser-worker.ts';
+import type { PlainFitRequest, PlainFitResult } from './fit-baseline.ts';
 import { BROWSER_BACKEND_REQUESTS, parseBrowserBackendRequest } from './backend-request.ts';
 
 /** How long a hidden (backgrounded) tab keeps training before it leaves the run. */
@@ -12,7 +13,13 @@ const STATUS_POLL_MS = 5_000;
 /** The worker handle the e2e tests and the bench read from the page. */
 declare global {
   interface Window {
-    __crowdtrainContribute?: { snapshot(): ContributeSnapshot; pause(): void; resume(): void };
+    __crowdtrainContribute?: {
+      snapshot(): ContributeSnapshot;
+      pause(): void;
+      resume(): void;
+      /** Times plain model.fit on this tab's backend (bench/tab-overhead.ts); loaded on demand. */
+      timePlainFit(req: PlainFitRequest): Promise<PlainFitResult>;
+    };
   }
 }
 
@@ -131,7 +138,12 @@ export function ContributeView() {
       if (cancelled) return;
       const worker = new BrowserWorker({ url: window.location.origin, token, backend, name: params.get('name') ?? undefined });
       workerRef.current = worker;
-      window.__crowdtrainContribute = { snapshot: () => worker.snapshot, pause: () => worker.pause(), resume: () => worker.resume() };
+      window.__crowdtrainContribute = {
+        snapshot: () => worker.snapshot,
+        pause: () => worker.pause(),
+        resume: () => worker.resume(),
+        timePlainFit: (req) => import('./fit-baseline.ts').then((m) => m.timePlainFit(window.location.origin, req)),
+      };
       unsubscribe = worker.subscribe(setSnap);
       document.addEventListener('visibilitychange', onVisibility);
       window.addEventListener('pagehide', onPageHide);

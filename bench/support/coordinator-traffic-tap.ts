@@ -27,7 +27,7 @@ function serverOf(coordinator: Coordinator): Server {
   if (!(io instanceof Server)) {
     throw new Error('coordinator has no socket.io server in field "io" any more; update bench/support/coordinator-traffic-tap.ts');
   }
-  return io;
+  return io as Server;
 }
 
 /**

@@ -136,6 +136,8 @@ async function statusBody(c: Coordinator): Promise<unknown> {
     join: {
       command: `npm run worker -- --url ${baseUrl} --token ${c.workerToken}`,
       url: baseUrl,
+      /** Join link of a browser tab, relative to whatever origin the dashboard was opened on. */
+      contributePath: `/contribute?token=${encodeURIComponent(c.workerToken)}`,
     },
   };
 }

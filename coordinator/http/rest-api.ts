@@ -7,7 +7,8 @@ import { parseRunConfig, validateRunConfig } from '../../core/config/run-config.
 import { CrowdtrainError, ErrorCode, toWireError } from '../../core/protocol/errors.ts';
 import { describeZodError } from '../../core/protocol/messages.ts';
 import { RunSortSchema, RunStatusSchema, type CheckpointRecord, type MetricSummaryRecord, type RunWithExperiment } from '../../prisma/queries/tracking-store.ts';
-import { AliasSchema, ModelNameSchema, RegistryStore } from '../../prisma/queries/registry-store.ts';
+import { AliasSchema, ModelNameSchema, RegistryStore, type ModelVersionRecord } from '../../prisma/queries/registry-store.ts';
+import { readCheckpointFile } from '../run/checkpoint-file.ts';
 import type { Coordinator } from '../coordinator.ts';
 import { checkAdminRequest } from './admin-auth.ts';
 
@@ -116,6 +117,9 @@ export const EndRunSchema = z
   })
   .strict();
 
+/** Body of `POST /api/v1/runs/:id/resume`: which checkpoint to continue from (default latest). */
+export const ResumeRunSchema = z.object({ from: z.union([z.enum(['latest', 'best']), z.number().int().nonnegative()]).default('latest') }).strict();
+
 /** Body of `POST /api/v1/models`. */
 export const CreateModelSchema = z.object({ name: ModelNameSchema, description: z.string().max(4000).optional() }).strict();
 
@@ -174,13 +178,17 @@ export function createRestApiHandler(c: Coordinator): (req: http.IncomingMessage
     { method: 'POST', pattern: /^\/api\/v1\/runs\/([^/]+)\/log$/, admin: true, handle: (ctx) => logBatch(c, ctx) },
     { method: 'POST', pattern: /^\/api\/v1\/runs\/([^/]+)\/stop$/, admin: true, handle: (ctx) => stopRun(c, ctx) },
     { method: 'POST', pattern: /^\/api\/v1\/runs\/([^/]+)\/end$/, admin: true, handle: (ctx) => endExternalRun(c, ctx) },
+    { method: 'POST', pattern: /^\/api\/v1\/runs\/([^/]+)\/resume$/, admin: true, handle: (ctx) => resumeRun(c, ctx) },
     { method: 'GET', pattern: /^\/api\/v1\/fleet$/, admin: false, handle: (ctx) => liveFleet(c, ctx) },
     { method: 'GET', pattern: /^\/api\/v1\/models$/, admin: false, handle: async ({ res }) => sendJson(res, 200, { models: await registry.listModels() }) },
     { method: 'POST', pattern: /^\/api\/v1\/models$/, admin: true, handle: (ctx) => createModel(registry, ctx) },
     { method: 'GET', pattern: /^\/api\/v1\/models\/([^/]+)$/, admin: false, handle: (ctx) => getModel(registry, ctx) },
     { method: 'POST', pattern: /^\/api\/v1\/models\/([^/]+)\/versions$/, admin: true, handle: (ctx) => registerVersion(c, registry, ctx) },
     { method: 'PUT', pattern: /^\/api\/v1\/models\/([^/]+)\/aliases\/([^/]+)$/, admin: true, handle: (ctx) => setAlias(registry, ctx) },
+    { method: 'GET', pattern: /^\/api\/v1\/models\/([^/]+)\/versions\/([^/]+)\/model\.json$/, admin: false, handle: (ctx) => exportModelJson(c, registry, exports, ctx) },
+    { method: 'GET', pattern: /^\/api\/v1\/models\/([^/]+)\/versions\/([^/]+)\/weights\.bin$/, admin: false, handle: (ctx) => exportWeights(c, registry, exports, ctx) },
   ];
+  const exports = new Map<string, Promise<ExportedModel>>();
 
   return async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -300,7 +308,7 @@ function isExternal(run: RunWithExperiment): boolean {
   }
 }
 
-function runSummary(run: RunWithExperiment, metrics: MetricSummaryRecord[], liveWorkers: number | null) {
+function runSummary(run: RunWithExperiment, metrics: MetricSummaryRecord[], liveWorkers: number | null, contributors: number | null = null) {
   const endedOrNow = run.endedAt ?? (run.status === 'running' ? new Date() : null);
   return {
     id: run.id,
@@ -319,6 +327,7 @@ function runSummary(run: RunWithExperiment, metrics: MetricSummaryRecord[], live
     durationMs: run.startedAt && endedOrNow ? endedOrNow.getTime() - run.startedAt.getTime() : null,
     error: run.error,
     liveWorkers,
+    contributors,
     metrics: Object.fromEntries(
       metrics.map((m) => [m.key, { last: finiteOrNull(m.last), min: finiteOrNull(m.min), max: finiteOrNull(m.max), lastStep: m.lastStep, count: m.count }]),
     ),
@@ -357,10 +366,13 @@ async function listRuns(c: Coordinator, { res, url }: RouteContext): Promise<voi
     take: q.take,
     skip: q.skip,
   });
-  const summaries = await c.store.summarizeRunMetrics(
-    runs.map((r) => r.id),
-    q.keys,
-  );
+  const [summaries, contributors] = await Promise.all([
+    c.store.summarizeRunMetrics(
+      runs.map((r) => r.id),
+      q.keys,
+    ),
+    c.store.countContributors(runs.map((r) => r.id)),
+  ]);
   const active = c.activeRun;
   sendJson(res, 200, {
     total,
@@ -371,6 +383,7 @@ async function listRuns(c: Coordinator, { res, url }: RouteContext): Promise<voi
         r,
         summaries.filter((s) => s.runId === r.id),
         active?.runId === r.id ? active.status().activeWorkers : null,
+        contributors.get(r.id) ?? 0,
       ),
     ),
   });
@@ -543,7 +556,7 @@ function liveWorkerView(c: Coordinator) {
   }));
 }
 
-async function liveFleet(c: Coordinator, { res }: RouteContext): Promise<void> {
+function liveFleet(c: Coordinator, { res }: RouteContext): Promise<void> {
   const workers = liveWorkerView(c);
   sendJson(res, 200, {
     activeRunId: c.activeRun?.runId ?? null,
@@ -555,6 +568,7 @@ async function liveFleet(c: Coordinator, { res }: RouteContext): Promise<void> {
       rejected: workers.reduce((s, w) => s + w.rejected, 0),
     },
   });
+  return Promise.resolve();
 }
 
 async function runFleet(c: Coordinator, { res, params }: RouteContext): Promise<void> {
@@ -687,6 +701,23 @@ async function stopRun(c: Coordinator, { req, res, params }: RouteContext): Prom
   sendJson(res, 200, { runId: run.id, outcome });
 }
 
+async function resumeRun(c: Coordinator, { req, res, params }: RouteContext): Promise<void> {
+  const run = await requireRun(c, params[0]);
+  const body = parseWith(ResumeRunSchema, await readJson(req), 'resume request');
+  if (isExternal(run)) throw new HttpError(409, 'INVALID_MESSAGE', `run ${run.id} is external: it is trained elsewhere and cannot be resumed here`);
+  const active = c.activeRun;
+  if (active) throw new HttpError(409, 'INVALID_CONFIG', `run ${active.runId} (${active.config.name}) is still training; stop it first`);
+  if (run.status === 'finished') throw new HttpError(409, 'INVALID_MESSAGE', `run ${run.id} already finished at step ${run.step}`);
+  let session;
+  try {
+    session = await c.resumeRun(run.id, body.from);
+  } catch (err) {
+    if (err instanceof CrowdtrainError && err.code === 'CHECKPOINT_INVALID') throw new HttpError(409, err.code, err.message);
+    throw err;
+  }
+  sendJson(res, 200, { runId: run.id, step: session.status().step, url: `/runs/${run.id}` });
+}
+
 async function endExternalRun(c: Coordinator, { req, res, params }: RouteContext): Promise<void> {
   const run = await requireRun(c, params[0]);
   const body = parseWith(EndRunSchema, await readJson(req), 'end request');
@@ -726,4 +757,106 @@ async function setAlias(registry: RegistryStore, { req, res, params }: RouteCont
   const alias = parseWith(AliasSchema, params[1] ?? '', 'alias');
   const body = parseWith(SetAliasSchema, await readJson(req), 'alias request');
   sendJson(res, 200, { version: await registry.setAlias(name, alias, body.version) });
+}
+
+/** A model version exported in the tfjs layers format: model.json (with a manifest naming `weights.bin`) and the weights. */
+interface ExportedModel {
+  modelJson: Record<string, unknown>;
+  weights: Buffer;
+}
+
+/** Most exported versions kept in memory (each is the model's float32 weights plus its topology). */
+const MAX_CACHED_EXPORTS = 8;
+
+async function resolveVersion(registry: RegistryStore, ctx: RouteContext): Promise<ModelVersionRecord> {
+  const name = modelNameParam(ctx.params[0]);
+  const which = ctx.params[1] ?? '';
+  const version = /^\d+$/.test(which) ? await registry.getVersion(name, Number(which)) : await registry.getVersion(name, parseWith(AliasSchema, which, 'alias'));
+  if (!version) throw new HttpError(404, 'RUN_NOT_FOUND', `model "${name}" has no version or alias "${which}"`);
+  return version;
+}
+
+/**
+ * Builds the tfjs layers model of a version's run config (standard conv layers, so any tfjs can
+ * load it), loads the checkpoint's parameters into it and serialises it; cached per version.
+ */
+function exportVersion(c: Coordinator, version: ModelVersionRecord, cache: Map<string, Promise<ExportedModel>>): Promise<ExportedModel> {
+  const cached = cache.get(version.id);
+  if (cached) return cached;
+  const made = (async (): Promise<ExportedModel> => {
+    if (!version.sourceRunId || !version.sourceCheckpointId) throw new HttpError(410, 'CHECKPOINT_INVALID', `${version.modelName} v${version.version} lost its source run or checkpoint`);
+    const run = await c.store.getRun(version.sourceRunId);
+    const ck = await c.store.getCheckpoint(version.sourceRunId, version.sourceCheckpointId);
+    if (!run || !ck) throw new HttpError(410, 'CHECKPOINT_INVALID', `${version.modelName} v${version.version}: run ${version.sourceRunId} or its checkpoint is gone`);
+    const config = validateRunConfig(JSON.parse(run.config) as unknown);
+    const [{ loadDataset }, { GradientComputer }, tf] = await Promise.all([
+      import('../../core/data/dataset-spec.ts'),
+      import('../../core/models/gradient-computer.ts'),
+      import('@tensorflow/tfjs-core'),
+      import('@tensorflow/tfjs-backend-cpu'),
+    ]);
+    const { train } = await loadDataset(config.dataset);
+    const content = await readCheckpointFile(ck.path, ck.sha256);
+    const computer = GradientComputer.create(config.model, { inputShape: train.inputShape, numClasses: train.numClasses, seed: config.seed, convImplementation: 'native' });
+    try {
+      computer.setParams(content.params);
+      let saved: ExportedModel | null = null;
+      await computer.model.save(
+        tf.io.withSaveHandler((artifacts) => {
+          const data = artifacts.weightData;
+          const buffers = data === undefined ? [] : Array.isArray(data) ? data : [data];
+          saved = {
+            weights: Buffer.concat(buffers.map((b) => Buffer.from(b))),
+            modelJson: {
+              format: 'layers-model',
+              generatedBy: 'crowdtrain',
+              convertedBy: null,
+              modelTopology: artifacts.modelTopology,
+              weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
+              userDefinedMetadata: {
+                model: version.modelName,
+                version: version.version,
+                sourceRunId: version.sourceRunId,
+                sourceStep: ck.step,
+                checkpointSha256: ck.sha256,
+                dataset: config.dataset.name,
+                inputShape: train.inputShape,
+                numClasses: train.numClasses,
+              },
+            },
+          };
+          return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } });
+        }),
+      );
+      if (!saved) throw new HttpError(500, 'INTERNAL', 'tfjs did not hand over the model artifacts');
+      return saved;
+    } finally {
+      computer.model.dispose();
+    }
+  })();
+  cache.set(version.id, made);
+  made.catch(() => cache.delete(version.id));
+  if (cache.size > MAX_CACHED_EXPORTS) {
+    const oldest = cache.keys().next().value;
+    if (oldest !== undefined) cache.delete(oldest);
+  }
+  return made;
+}
+
+async function exportModelJson(c: Coordinator, registry: RegistryStore, cache: Map<string, Promise<ExportedModel>>, ctx: RouteContext): Promise<void> {
+  const version = await resolveVersion(registry, ctx);
+  const exported = await exportVersion(c, version, cache);
+  sendJson(ctx.res, 200, exported.modelJson);
+}
+
+async function exportWeights(c: Coordinator, registry: RegistryStore, cache: Map<string, Promise<ExportedModel>>, ctx: RouteContext): Promise<void> {
+  const version = await resolveVersion(registry, ctx);
+  const exported = await exportVersion(c, version, cache);
+  ctx.res.writeHead(200, {
+    'content-type': 'application/octet-stream',
+    'content-length': String(exported.weights.length),
+    'content-disposition': `attachment; filename="${version.modelName}-v${version.version}.weights.bin"`,
+    'cache-control': 'no-store',
+  });
+  ctx.res.end(ctx.req.method === 'HEAD' ? undefined : exported.weights);
 }

@@ -79,9 +79,37 @@ export class GradientComputer {
    * One device read-back per call.
    */
   computeGradients(xs: tf.Tensor, ys: tf.Tensor): GradientResult {
+    const { packed, n } = this.packGradients(xs, ys);
+    let data: Float32Array;
+    try {
+      data = packed.dataSync() as Float32Array;
+    } finally {
+      packed.dispose();
+    }
+    return this.unpack(data, n);
+  }
+
+  /**
+   * Same as {@link computeGradients} (same numbers), but reads the result back asynchronously.
+   * Browsers have no synchronous GPU read-back: WebGPU's `dataSync` goes through a canvas that can
+   * return zeros (headless Chromium) and stalls the tab, so browser workers must use this.
+   */
+  async computeGradientsAsync(xs: tf.Tensor, ys: tf.Tensor): Promise<GradientResult> {
+    const { packed, n } = this.packGradients(xs, ys);
+    let data: Float32Array;
+    try {
+      // WebGPU has no correct synchronous read-back in browsers; elsewhere dataSync is the quicker path.
+      data = (tf.getBackend() === 'webgpu' ? await packed.data() : packed.dataSync()) as Float32Array;
+    } finally {
+      packed.dispose();
+    }
+    return this.unpack(data, n);
+  }
+
+  /** Gradients, loss and correct count packed into one flat tensor the caller must dispose. */
+  private packGradients(xs: tf.Tensor, ys: tf.Tensor): { packed: tf.Tensor; n: number } {
     this.assertAlive();
     const n = batchSizeOf(xs, ys);
-    const total = this.layout.totalSize;
     const packed = tf.tidy(() => {
       let logitsKept: tf.Tensor | undefined;
       const { value, grads } = tf.variableGrads(() => {
@@ -100,12 +128,11 @@ export class GradientComputer {
       logitsKept.dispose();
       return tf.concat(parts);
     });
-    let data: Float32Array;
-    try {
-      data = packed.dataSync() as Float32Array;
-    } finally {
-      packed.dispose();
-    }
+    return { packed, n };
+  }
+
+  private unpack(data: Float32Array, n: number): GradientResult {
+    const total = this.layout.totalSize;
     const grads = new Float32Array(total);
     grads.set(data.subarray(0, total));
     const loss = data[total] ?? Number.NaN;

@@ -181,7 +181,8 @@ export class WorkerSession {
     const { xs, ys } = datasetBatch(run.train, indices);
     let result: { grads: Float32Array; loss: number; accuracy: number };
     try {
-      result = run.computer.computeGradients(xs, ys);
+      // Asynchronous read-back: the only correct one on WebGPU in a browser; same numbers elsewhere.
+      result = await run.computer.computeGradientsAsync(xs, ys);
     } finally {
       tf.dispose([xs, ys]);
     }

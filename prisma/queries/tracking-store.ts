@@ -678,6 +678,13 @@ export class TrackingStore {
     return row === null ? null : toCheckpointRecord(row);
   }
 
+  /** How many workers contributed to each of the runs (runs without contributions are absent). */
+  async countContributors(runIds: readonly string[]): Promise<Map<string, number>> {
+    if (runIds.length === 0) return new Map();
+    const groups = await this.prisma.contribution.groupBy({ by: ['runId'], where: { runId: { in: [...runIds] } }, _count: { _all: true } });
+    return new Map(groups.map((g) => [g.runId, g._count._all]));
+  }
+
   /** Every worker that contributed to a run, with its worker row; most samples first. */
   async listFleet(runId: string): Promise<FleetEntryRecord[]> {
     const rows = await this.prisma.contribution.findMany({

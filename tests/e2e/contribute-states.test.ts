@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { validateRunConfig } from '../../core/config/run-config.ts';
 import { syntheticConfig } from '../integration/support/harness.ts';
@@ -14,19 +14,21 @@ import {
 
 const hasChromium = await chromiumAvailable();
 
-let env: E2eCoordinator | null = null;
-let browser: Browser | null = null;
-afterEach(async () => {
+// One coordinator (and one Next.js app) per file: Next cannot be prepared twice in one process.
+let env: E2eCoordinator;
+let browser: Browser;
+beforeAll(async () => {
+  if (!hasChromium) return;
+  env = await startE2eCoordinator();
+  browser = await launchChromium({ webgpu: false });
+});
+afterAll(async () => {
   await browser?.close();
-  browser = null;
   await env?.cleanup();
-  env = null;
 });
 
 describe.skipIf(!hasChromium)('/contribute page states', () => {
   it('wrong token: the page says so and leaves no connection open', async () => {
-    env = await startE2eCoordinator();
-    browser = await launchChromium({ webgpu: false });
     const page = await browser.newPage();
     let sockets = 0;
     let openSockets = 0;
@@ -42,11 +44,10 @@ describe.skipIf(!hasChromium)('/contribute page states', () => {
     expect(sockets).toBeGreaterThanOrEqual(1);
     await expect.poll(() => openSockets).toBe(0);
     expect(env.coordinator.workers()).toHaveLength(0);
+    await page.close();
   });
 
   it('without the WebGPU flag, auto falls back to WebGL, says why, and trains', async () => {
-    env = await startE2eCoordinator();
-    browser = await launchChromium({ webgpu: false });
     const page = await browser.newPage();
     const errors = collectPageErrors(page);
     await page.goto(env.contributeUrl({ name: 'tab-fallback' }));
@@ -61,5 +62,43 @@ describe.skipIf(!hasChromium)('/contribute page states', () => {
     expect(snap.fallbacks[0]?.backend).toBe('webgpu');
     await expect.poll(() => page.getByTestId('contribute-fallbacks').textContent()).toMatch(/webgpu skipped/);
     expect(errors).toEqual([]);
+    await page.close();
+  });
+  it('WASM tab: the binaries come from the coordinator; the data set is downloaded once, then read from the Cache API after a reload', async () => {
+    const page = await browser.newPage();
+    const errors = collectPageErrors(page);
+    await page.goto(env.contributeUrl({ backend: 'wasm', name: 'tab-wasm' }));
+    await waitForTabState(page, ['waiting']);
+    const config = validateRunConfig(syntheticConfig({ name: 'e2e-wasm-cache', total_updates: 4, min_workers: 1 }));
+    const first = await env.coordinator.startRun(config);
+    expect((await first.done).status).toBe('finished');
+    const snap = await waitForTabState(page, ['finished']);
+    expect(snap.backend).toBe('wasm');
+    expect(snap.dataset?.source).toBe('network');
+
+    await page.reload();
+    await waitForTabState(page, ['waiting']);
+    const second = await env.coordinator.startRun(config);
+    expect((await second.done).status).toBe('finished');
+    const again = await waitForTabState(page, ['finished']);
+    expect(again.dataset?.source).toBe('cache');
+    expect(again.stepsDone).toBe(4);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+  it('the dashboard home page shows the join link with a QR code, and the link joins the fleet', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${env.url}/`);
+    const link = page.getByTestId('join-link');
+    await link.waitFor();
+    const href = await link.getAttribute('href');
+    expect(href).toBe(`${env.url}/contribute?token=${encodeURIComponent(env.token)}`);
+    await page.getByTestId('join-qr').waitFor();
+    expect(await page.getByTestId('join-qr').getAttribute('src')).toMatch(/^data:image\/png;base64,/);
+    const before = env.coordinator.workers().length;
+    await link.click();
+    await waitForTabState(page, ['waiting']);
+    await waitForWorkerCount(env.coordinator, before + 1);
+    await page.close();
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, access } from 'node:fs/promises';
+import { mkdtemp, rm, access, readdir, stat, utimes } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -42,6 +42,53 @@ export function launchChromium(opts: { webgpu: boolean }): Promise<Browser> {
   });
 }
 
+/** Code the /contribute bundle includes from outside app/ (scripts/ensure-next-build.ts watches only app/ and public/). */
+const CLIENT_INPUTS_OUTSIDE_APP = ['core', 'worker-node/socket-transport.ts'];
+
+async function newestMtime(p: string): Promise<number> {
+  const info = await stat(p);
+  if (!info.isDirectory()) return info.mtimeMs;
+  let newest = info.mtimeMs;
+  for (const entry of await readdir(p)) newest = Math.max(newest, await newestMtime(path.join(p, entry)));
+  return newest;
+}
+
+/**
+ * Builds the Next app when it is stale, counting core/ and the socket transport as inputs too
+ * (the tab bundles them): when they are newer than the build, one of our own app files is touched
+ * so that ensureNextBuild rebuilds.
+ */
+export async function ensureContributeBuild(): Promise<void> {
+  let builtAt = 0;
+  try {
+    builtAt = (await stat(path.join(REPO_ROOT, '.next', 'BUILD_ID'))).mtimeMs;
+  } catch {
+    builtAt = 0;
+  }
+  const newest = Math.max(...(await Promise.all(CLIENT_INPUTS_OUTSIDE_APP.map((p) => newestMtime(path.join(REPO_ROOT, p))))));
+  if (builtAt > 0 && newest > builtAt) {
+    const now = new Date();
+    await utimes(path.join(REPO_ROOT, 'app', '_contribute', 'backend-request.ts'), now, now);
+  }
+  // Several engineers share this checkout's .next: when another `next build` holds the lock, wait for it.
+  for (let attempt = 1; ; attempt++) {
+    const lines: string[] = [];
+    try {
+      await ensureNextBuild(REPO_ROOT, (line) => lines.push(line));
+      return;
+    } catch (err) {
+      const busy = lines.some((l) => l.includes('Another next build process is already running'));
+      if (!busy || attempt >= BUILD_LOCK_ATTEMPTS) {
+        throw new Error(`next build failed:\n${lines.slice(-30).join('\n')}`, { cause: err });
+      }
+      await new Promise((resolve) => setTimeout(resolve, BUILD_LOCK_RETRY_MS));
+    }
+  }
+}
+
+const BUILD_LOCK_ATTEMPTS = 30;
+const BUILD_LOCK_RETRY_MS = 5000;
+
 /** A coordinator serving the real Next.js app (the /contribute page) on a free loopback port. */
 export interface E2eCoordinator {
   coordinator: Coordinator;
@@ -54,63 +101,84 @@ export interface E2eCoordinator {
   contributeUrl(opts?: { backend?: string; name?: string; token?: string }): string;
   /** Spawns a real node worker process. */
   spawnNodeWorker(backend?: string): ChildProcess;
+  /** Closes the coordinator (tabs see it unreachable); `startAgain` binds a new one on the same port, token and database. */
+  stopCoordinator(): Promise<{ startAgain(): Promise<Coordinator> }>;
   /** Stops workers, the coordinator (checkpointing an active run), Next and the database, and removes the temp dir. */
   cleanup(): Promise<void>;
 }
 
 /** Builds the Next app if stale and starts a coordinator that serves it, with its own temp dir and SQLite file. */
 export async function startE2eCoordinator(): Promise<E2eCoordinator> {
-  await ensureNextBuild(REPO_ROOT, () => undefined);
+  await ensureContributeBuild();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'crowdtrain-e2e-'));
   const db = await openDatabase({ url: defaultDatabaseUrl(dataDir) });
   const token = randomBytes(18).toString('base64url');
   let next: NextRequestHandler | null = null;
-  const coordinator = await Coordinator.start({
-    port: 0,
-    host: '127.0.0.1',
-    dataDir,
-    db,
-    workerToken: token,
-    fallbackHandler: async (req, res) => {
-      if (!next) {
-        res.writeHead(503, { 'content-type': 'text/plain' });
-        res.end('dashboard starting\n');
-        return;
-      }
-      await next.handle(req, res);
-    },
-  });
-  next = await createNextRequestHandler({ dir: REPO_ROOT, port: coordinator.port, hostname: '127.0.0.1' });
+  const startCoordinator = (port: number) =>
+    Coordinator.start({
+      port,
+      host: '127.0.0.1',
+      dataDir,
+      db,
+      workerToken: token,
+      fallbackHandler: async (req, res) => {
+        if (!next) {
+          res.writeHead(503, { 'content-type': 'text/plain' });
+          res.end('dashboard starting\n');
+          return;
+        }
+        await next.handle(req, res);
+      },
+    });
+  const first = await startCoordinator(0);
+  const port = first.port;
+  next = await createNextRequestHandler({ dir: REPO_ROOT, port, hostname: '127.0.0.1' });
+  let live: Coordinator | null = first;
   const workers: ChildProcess[] = [];
   let cleaned = false;
-  return {
-    coordinator,
+  const env: E2eCoordinator = {
+    get coordinator() {
+      if (!live) throw new Error('the coordinator is stopped; call startAgain()');
+      return live;
+    },
     db,
     dataDir,
     token,
-    url: coordinator.url,
+    url: first.url,
     workers,
     contributeUrl(opts = {}) {
       const q = new URLSearchParams({ token: opts.token ?? token, background: 'stay' });
       if (opts.backend) q.set('backend', opts.backend);
       if (opts.name) q.set('name', opts.name);
-      return `${coordinator.url}/contribute?${q.toString()}`;
+      return `${first.url}/contribute?${q.toString()}`;
     },
     spawnNodeWorker(backend = 'cpu') {
-      const child = spawnLocalWorker(workers.length, { url: coordinator.url, token, backend, output: process.env.CROWDTRAIN_TEST_WORKER_OUTPUT === '1' ? 'inherit' : 'ignore', namePrefix: 'e2e-node' });
+      const child = spawnLocalWorker(workers.length, { url: first.url, token, backend, output: process.env.CROWDTRAIN_TEST_WORKER_OUTPUT === '1' ? 'inherit' : 'ignore', namePrefix: 'e2e-node' });
       workers.push(child);
       return child;
+    },
+    async stopCoordinator() {
+      const c = env.coordinator;
+      live = null;
+      await c.close();
+      return {
+        startAgain: async () => {
+          live = await startCoordinator(port);
+          return live;
+        },
+      };
     },
     async cleanup() {
       if (cleaned) return;
       cleaned = true;
       await stopLocalWorkers(workers, 2000);
-      await coordinator.close();
+      await live?.close();
       await next?.close();
       await db.close();
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+  return env;
 }
 
 /** The tab worker's snapshot (null before the worker module has loaded). */
@@ -153,7 +221,12 @@ export function collectPageErrors(page: Page): string[] {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+    // Failed requests are reported below with their URL.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(`console: ${m.text()}`);
+  });
+  page.on('response', (r) => {
+    // Next prefetches every <Link> of the layout; pages other sessions have not built yet 404 there.
+    if (r.status() >= 400 && !r.url().includes('_rsc=')) errors.push(`HTTP ${r.status()} ${r.url()}`);
   });
   return errors;
 }

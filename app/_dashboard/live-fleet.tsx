@@ -1,0 +1,126 @@
+'use client';
+
+import { useEffect, useState } from 'react';
+import Link from 'next/link';
+import { liveFleetSchema, type LiveFleet } from './api-schemas.ts';
+import { formatValue } from './chart-math.ts';
+import { getJson } from './fetch-api.ts';
+import { formatWhen } from './format.ts';
+
+/** Fields of a worker's device info worth a column, in order of preference. */
+const DEVICE_FIELDS = ['adapter', 'device', 'gpu', 'vendor', 'architecture', 'platform', 'cpus', 'cores'] as const;
+
+function describeDevice(info: unknown): string {
+  if (info === null || typeof info !== 'object') return '–';
+  const rec = info as Record<string, unknown>;
+  const parts = DEVICE_FIELDS.filter((f) => rec[f] !== undefined && rec[f] !== null).map((f) => {
+    const v = rec[f];
+    return `${f}: ${typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v)}`;
+  });
+  return parts.length > 0 ? parts.join(', ') : JSON.stringify(info).slice(0, 80);
+}
+
+/** The live fleet: every connected worker (tabs and node workers) with throughput, a straggler marker, and totals. Polls the coordinator's memory (not the database) every 2 s. */
+export function LiveFleetView() {
+  const [fleet, setFleet] = useState<LiveFleet | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const poll = async () => {
+      try {
+        setFleet(await getJson('/api/v1/fleet', liveFleetSchema));
+        setError(null);
+      } catch (err) {
+        setError(err instanceof Error ? err.message : String(err));
+      }
+      if (!stopped) timer = setTimeout(() => void poll(), 2000);
+    };
+    void poll();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, []);
+
+  return (
+    <section className="space-y-4">
+      {error ? (
+        <p role="alert" className="rounded-lg border border-rose-200 bg-rose-50 px-4 py-2 text-sm text-rose-800">
+          {error}
+        </p>
+      ) : null}
+      {fleet ? (
+        <>
+          <div className="grid gap-3 sm:grid-cols-4" data-testid="fleet-totals">
+            {[
+              ['workers', String(fleet.totals.workers)],
+              ['samples/s', formatValue(fleet.totals.samplesPerSec)],
+              ['samples', fleet.totals.samples.toLocaleString('en-US')],
+              ['rejected updates', String(fleet.totals.rejected)],
+            ].map(([label, value]) => (
+              <div key={label} className="rounded-xl border border-slate-200 bg-white p-4 shadow-sm">
+                <p className="text-xs uppercase tracking-wide text-slate-500">{label}</p>
+                <p className="text-xl font-semibold tabular-nums">{value}</p>
+              </div>
+            ))}
+          </div>
+          <p className="text-sm text-slate-600">
+            {fleet.activeRunId ? (
+              <>
+                Training{' '}
+                <Link className="text-blue-700 hover:underline" href={`/runs/${fleet.activeRunId}`}>
+                  run {fleet.activeRunId}
+                </Link>
+              </>
+            ) : (
+              'No active run; connected workers wait for the next one.'
+            )}
+          </p>
+          <div className="overflow-x-auto rounded-xl border border-slate-200 bg-white shadow-sm">
+            <table className="min-w-full text-sm" data-testid="fleet-table">
+              <thead className="text-left text-xs uppercase tracking-wide text-slate-500">
+                <tr>
+                  <th className="py-2 pl-4 pr-4">Worker</th>
+                  <th className="py-2 pr-4">Kind</th>
+                  <th className="py-2 pr-4">Backend</th>
+                  <th className="py-2 pr-4">Device</th>
+                  <th className="py-2 pr-4 text-right">Samples/s</th>
+                  <th className="py-2 pr-4 text-right">Steps</th>
+                  <th className="py-2 pr-4 text-right">Samples</th>
+                  <th className="py-2 pr-4 text-right">Rejected</th>
+                  <th className="py-2 pr-4">Connected</th>
+                  <th className="py-2 pr-4">Last seen</th>
+                </tr>
+              </thead>
+              <tbody className="divide-y divide-slate-100">
+                {fleet.workers.map((w) => (
+                  <tr key={w.id} data-worker-id={w.id}>
+                    <td className="py-2 pl-4 pr-4 font-medium">
+                      {w.name}
+                      {w.straggler ? <span className="ml-2 rounded bg-amber-100 px-1.5 text-xs text-amber-800">straggler</span> : null}
+                    </td>
+                    <td className="py-2 pr-4">{w.kind === 'browser' ? 'tab' : w.kind}</td>
+                    <td className="py-2 pr-4">{w.backend}</td>
+                    <td className="max-w-xs truncate py-2 pr-4 text-xs text-slate-600" title={JSON.stringify(w.deviceInfo)}>
+                      {describeDevice(w.deviceInfo)}
+                    </td>
+                    <td className="py-2 pr-4 text-right tabular-nums">{formatValue(w.samplesPerSec)}</td>
+                    <td className="py-2 pr-4 text-right tabular-nums">{w.steps.toLocaleString('en-US')}</td>
+                    <td className="py-2 pr-4 text-right tabular-nums">{w.samples.toLocaleString('en-US')}</td>
+                    <td className="py-2 pr-4 text-right tabular-nums">{w.rejected}</td>
+                    <td className="py-2 pr-4 text-slate-600">{formatWhen(w.connectedAt)}</td>
+                    <td className="py-2 pr-4 text-slate-600">{formatWhen(w.lastSeenAt)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            {fleet.workers.length === 0 ? <p className="p-6 text-center text-sm text-slate-500">No workers connected.</p> : null}
+          </div>
+        </>
+      ) : (
+        <p className="text-sm text-slate-500">Loading…</p>
+      )}
+    </section>
+  );
+}

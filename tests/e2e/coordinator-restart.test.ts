@@ -1,0 +1,40 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { validateRunConfig } from '../../core/config/run-config.ts';
+import { syntheticConfig } from '../integration/support/harness.ts';
+import { chromiumAvailable, launchChromium, startE2eCoordinator, waitForTabState, waitForWorkerCount, type E2eCoordinator } from './support/browser-harness.ts';
+
+const hasChromium = await chromiumAvailable();
+
+let env: E2eCoordinator;
+let browser: Browser;
+beforeAll(async () => {
+  if (!hasChromium) return;
+  env = await startE2eCoordinator();
+  browser = await launchChromium({ webgpu: false });
+});
+afterAll(async () => {
+  await browser?.close();
+  await env?.cleanup();
+});
+
+describe.skipIf(!hasChromium)('coordinator unreachable', () => {
+  it('the tab says the coordinator is unreachable, retries with backoff, and rejoins and trains when it is back', async () => {
+    const page = await browser.newPage();
+    await page.goto(env.contributeUrl({ backend: 'cpu', name: 'tab-restart' }));
+    await waitForTabState(page, ['waiting']);
+    const stopped = await env.stopCoordinator();
+    const snap = await waitForTabState(page, ['unreachable']);
+    expect(snap.message).toMatch(/unreachable|reconnecting/i);
+    await page.waitForFunction(() => (window.__crowdtrainContribute?.snapshot().retries ?? 0) >= 2, undefined, { polling: 100 });
+
+    const coordinator = await stopped.startAgain();
+    await waitForWorkerCount(coordinator, 1);
+    await waitForTabState(page, ['waiting']);
+    const session = await coordinator.startRun(validateRunConfig(syntheticConfig({ name: 'e2e-after-restart', total_updates: 3, min_workers: 1 })));
+    expect((await session.done).status).toBe('finished');
+    const done = await waitForTabState(page, ['finished']);
+    expect(done.stepsDone).toBe(3);
+    await page.close();
+  });
+});

@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { validateRunConfig } from '../../core/config/run-config.ts';
+import type { AppliedUpdate } from '../../coordinator/run/run-session.ts';
+import { syntheticConfig } from '../integration/support/harness.ts';
+import {
+  chromiumAvailable,
+  collectPageErrors,
+  launchChromium,
+  startE2eCoordinator,
+  waitForTabState,
+  waitForWorkerCount,
+  type E2eCoordinator,
+} from './support/browser-harness.ts';
+
+const hasChromium = await chromiumAvailable();
+
+let env: E2eCoordinator;
+let browser: Browser;
+beforeAll(async () => {
+  if (!hasChromium) return;
+  env = await startE2eCoordinator();
+  browser = await launchChromium({ webgpu: false });
+});
+afterAll(async () => {
+  await browser?.close();
+  await env?.cleanup();
+});
+
+async function openTab(name: string, backend = 'webgl'): Promise<Page> {
+  const page = await browser.newPage();
+  await page.goto(env.contributeUrl({ backend, name }));
+  await waitForTabState(page, ['waiting', 'loading', 'training']);
+  return page;
+}
+
+function samplesPerEpoch(updates: AppliedUpdate[]): Map<number, number[]> {
+  const trained = new Map<number, number[]>();
+  for (const u of updates) {
+    const list = trained.get(u.epoch) ?? [];
+    for (const s of u.slices) list.push(...s.indices);
+    trained.set(u.epoch, list);
+  }
+  return trained;
+}
+
+describe.skipIf(!hasChromium)('tabs that leave, pause and come back', () => {
+  it('a tab closed mid-run: the run continues, every sample is trained once per epoch; a new tab joins mid-run at the current params and paused tabs rejoin', async () => {
+    const tabs = [await openTab('close-1'), await openTab('close-2'), await openTab('close-3')];
+    await waitForWorkerCount(env.coordinator, 3);
+    // 240 samples, global batch 3 x 16 = 48: five updates per epoch.
+    const config = validateRunConfig(syntheticConfig({ name: 'e2e-tab-close', batch_size: 16, total_updates: 40, min_workers: 1, eval_every: 100, checkpoint_every: 100 }));
+    const updates: AppliedUpdate[] = [];
+    const left: string[] = [];
+    let reachedStep10: () => void = () => undefined;
+    const step10 = new Promise<void>((resolve) => (reachedStep10 = resolve));
+    env.coordinator.events.on('worker-left', (_id, reason) => left.push(reason));
+    env.coordinator.events.on('update', (u) => {
+      updates.push(u);
+      // Close right after an update is applied: the next round has just been handed out, so the tab holds a slice.
+      if (u.step === 6) void tabs[1]!.close();
+      if (u.step === 10) reachedStep10();
+    });
+    const session = await env.coordinator.startRun(config);
+    // A tab that comes back: pause the two others (so the run cannot finish without it), open a
+    // new tab, wait until it trains, then resume the others.
+    await step10;
+    for (const p of [tabs[0]!, tabs[2]!]) await p.evaluate(() => window.__crowdtrainContribute!.pause());
+    const back = await openTab('rejoin');
+    await back.waitForFunction(() => (window.__crowdtrainContribute?.snapshot().stepsDone ?? 0) >= 2, undefined, { polling: 100 });
+    for (const p of [tabs[0]!, tabs[2]!]) await p.evaluate(() => window.__crowdtrainContribute!.resume());
+    const outcome = await session.done;
+    expect(outcome.status).toBe('finished');
+    expect(outcome.step).toBe(40);
+    expect(left.length).toBeGreaterThanOrEqual(3); // the closed tab and the two pauses
+
+    const trained = samplesPerEpoch(updates);
+    const epochs = [...trained.keys()].sort((a, b) => a - b);
+    expect(epochs.length).toBeGreaterThanOrEqual(4);
+    for (const e of epochs.slice(0, -1)) {
+      const idx = trained.get(e) ?? [];
+      expect(idx.length, `epoch ${e}`).toBe(240);
+      expect(new Set(idx).size, `epoch ${e} distinct`).toBe(240);
+    }
+    const events = await env.coordinator.store.listEvents(session.runId);
+    expect(events.some((e) => e.kind === 'slice_reassigned')).toBe(true);
+
+    // The tab that came back trained (so it had the current params: the coordinator rejects stale
+    // gradients), and so did the resumed ones: the last update has three slices again.
+    const snap = await waitForTabState(back, ['finished']);
+    expect(snap.stepsDone).toBeGreaterThanOrEqual(2);
+    expect(updates.at(-1)?.slices).toHaveLength(3);
+    for (const p of [tabs[0]!, tabs[2]!, back]) await p.close();
+  });
+
+  it('pause leaves the run and resume rejoins it; no tensor leak between step 10 and step 300', async () => {
+    const page = await openTab('pause-leak');
+    const errors = collectPageErrors(page);
+    const config = validateRunConfig(syntheticConfig({ name: 'e2e-pause-leak', batch_size: 8, total_updates: 320, min_workers: 1, eval_every: 1000, checkpoint_every: 1000 }));
+    const session = await env.coordinator.startRun(config);
+
+    await page.waitForFunction(() => (window.__crowdtrainContribute?.snapshot().stepsDone ?? 0) >= 20, undefined, { polling: 100 });
+    const tabWorkerId = (await waitForTabState(page, ['training'])).workerId;
+    const workerLeft = new Promise<string>((resolve) => {
+      const onLeft = (id: string, reason: string) => {
+        if (id !== tabWorkerId) return; // a tab of the previous test closing late
+        env.coordinator.events.off('worker-left', onLeft);
+        resolve(reason);
+      };
+      env.coordinator.events.on('worker-left', onLeft);
+    });
+    await page.getByTestId('pause-button').click();
+    expect(await workerLeft).toMatch(/paused/);
+    expect((await waitForTabState(page, ['paused'])).state).toBe('paused');
+    expect(env.coordinator.workers().map((w) => w.id)).not.toContain(tabWorkerId);
+    const stepsWhilePaused = session.status().step;
+
+    await page.getByTestId('pause-button').click();
+    await waitForTabState(page, ['waiting', 'loading', 'training']);
+    const outcome = await session.done;
+    expect(outcome.status).toBe('finished');
+    expect(outcome.step).toBeGreaterThan(stepsWhilePaused);
+    const snap = await waitForTabState(page, ['finished']);
+    expect(snap.backend).toBe('webgl');
+    const at10 = snap.tensorsAtStep[10];
+    const at300 = snap.tensorsAtStep[300];
+    expect(at10).toBeGreaterThan(0);
+    expect(at300).toBe(at10);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});

@@ -1,0 +1,186 @@
+import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { Coordinator } from '../../../coordinator/coordinator.ts';
+import { createNextRequestHandler, type NextRequestHandler } from '../../../coordinator/http/next-handler.ts';
+import { spawnLocalWorker, stopLocalWorkers } from '../../../coordinator/local-workers.ts';
+import { openDatabase, type Database } from '../../../prisma/db.ts';
+import { ensureNextBuild } from '../../../scripts/ensure-next-build.ts';
+import { ADMIN_TOKEN_STORAGE_KEY } from '../../../app/_dashboard/fetch-api.ts';
+import { syntheticConfig, testDatabaseUrl, waitForWorkers } from '../support/harness.ts';
+
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const hasChromium = await access(chromiumPath).then(
+  () => true,
+  () => false,
+);
+/** Where page screenshots go (CI collects them as artifacts): CROWDTRAIN_SCREENSHOTS_DIR, else a temp dir. */
+const screenshotDir = process.env.CROWDTRAIN_SCREENSHOTS_DIR ?? path.join(os.tmpdir(), 'crowdtrain-dashboard-screenshots');
+
+describe.skipIf(!hasChromium)('dashboard pages in Chromium against a coordinator with real runs', () => {
+  let dataDir: string;
+  let db: Database;
+  let coordinator: Coordinator;
+  let nextApp: NextRequestHandler | null = null;
+  let browser: Browser;
+  let page: Page;
+  const workers: ChildProcess[] = [];
+  const adminToken = randomBytes(24).toString('base64url');
+  let finishedRunId = '';
+  let externalRunId = '';
+
+  const api = async (method: string, route: string, body?: unknown): Promise<Response> =>
+    fetch(`${coordinator.url}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  const shot = async (name: string) => {
+    await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
+  };
+  const chartPoints = async (key: string): Promise<number> => Number(await page.getByTestId(`chart-${key}`).getAttribute('data-points'));
+
+  beforeAll(async () => {
+    await ensureNextBuild(repoRoot, () => undefined);
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'crowdtrain-dash-'));
+    await mkdir(screenshotDir, { recursive: true });
+    db = await openDatabase({ url: testDatabaseUrl(dataDir) });
+    const workerToken = randomBytes(18).toString('base64url');
+    coordinator = await Coordinator.start({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir,
+      db,
+      workerToken,
+      adminToken,
+      fallbackHandler: async (req, res) => {
+        if (nextApp) await nextApp.handle(req, res);
+        else res.writeHead(503).end('dashboard not ready');
+      },
+    });
+    nextApp = await createNextRequestHandler({ dir: repoRoot, port: coordinator.port, hostname: '127.0.0.1' });
+    const made = [0, 1].map((i) => spawnLocalWorker(i, { url: coordinator.url, token: workerToken, backend: 'cpu', output: 'ignore', namePrefix: 'dash' }));
+    workers.push(...made);
+    await waitForWorkers(coordinator, 2, made);
+
+    // A finished run trained by the fleet.
+    const started = await api('POST', '/api/v1/runs', syntheticConfig({ name: 'dash-finished', total_updates: 30, eval_every: 10, checkpoint_every: 10 }));
+    expect(started.status).toBe(201);
+    finishedRunId = ((await started.json()) as { run: { id: string } }).run.id;
+    expect((await coordinator.activeRun!.done).status).toBe('finished');
+
+    // A run logged by an external script, to compare against.
+    const ext = await api('POST', '/api/v1/runs/external', { name: 'dash-external', experiment: 'integration', params: { optimizer: { name: 'sgd', lr: 0.1 }, batch_size: 8 } });
+    externalRunId = ((await ext.json()) as { run: { id: string } }).run.id;
+    const points = Array.from({ length: 30 }, (_, i) => ({ key: 'train_loss', step: i, value: 1.2 * Math.exp(-i / 10) }));
+    expect((await api('POST', `/api/v1/runs/${externalRunId}/log`, { metrics: points })).status).toBe(200);
+    expect((await api('POST', `/api/v1/runs/${externalRunId}/end`, { status: 'finished' })).status).toBe(200);
+
+    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  }, 240_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await stopLocalWorkers(workers, 2000);
+    await coordinator?.close();
+    await nextApp?.close();
+    await db?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('the runs table lists both runs with their key metrics and filters by status and name', async () => {
+    await page.goto(`${coordinator.url}/runs`);
+    const rows = page.getByTestId('runs-table').locator('tbody tr');
+    await expect.poll(() => rows.count()).toBe(2);
+    const finished = page.locator(`tr[data-run-id="${finishedRunId}"]`);
+    await expect.poll(() => finished.textContent()).toMatch(/dash-finished.*finished.*30 \/ 30/);
+    await shot('runs');
+    await page.getByLabel('search by name').fill('external');
+    await expect.poll(() => rows.count()).toBe(1);
+    await expect.poll(() => rows.first().textContent()).toMatch(/dash-external/);
+  });
+
+  it('the run page of a finished run charts every metric with the right number of points, and shows params, checkpoints, fleet and events', async () => {
+    await page.goto(`${coordinator.url}/runs/${finishedRunId}`);
+    await expect.poll(() => page.getByTestId('run-name').textContent()).toBe('dash-finished');
+    await expect.poll(() => chartPoints('train_loss')).toBe(30);
+    await expect.poll(() => chartPoints('eval_accuracy')).toBe(3);
+    expect(await page.getByTestId('chart-train_loss').locator('polyline').count()).toBe(1);
+    expect(await page.getByTestId('run-params').textContent()).toMatch(/optimizer\.name.*adam/);
+    await expect.poll(() => page.getByTestId('run-checkpoints').locator('tbody tr').count()).toBe(3);
+    await expect.poll(() => page.getByTestId('run-fleet').locator('tbody tr').count()).toBe(2);
+    expect(await page.getByTestId('event-timeline').textContent()).toMatch(/checkpoint/);
+    await page.getByLabel('log scale').check();
+    await expect.poll(() => chartPoints('train_loss')).toBe(30);
+    await shot('run-finished');
+  });
+
+  it('compare overlays the two runs on the same axes and diffs their params', async () => {
+    await page.goto(`${coordinator.url}/compare?runs=${finishedRunId},${externalRunId}`);
+    await expect.poll(() => chartPoints('train_loss')).toBe(60);
+    expect(await page.getByTestId('chart-train_loss').locator('polyline').count()).toBe(2);
+    const differs = page.getByTestId('param-diff').locator('tr[data-differs="true"]');
+    await expect.poll(() => differs.count()).toBeGreaterThan(0);
+    expect(await page.getByTestId('param-diff').textContent()).toMatch(/optimizer\.name.*adam.*sgd/);
+    await shot('compare');
+  });
+
+  it('the registry shows a version registered from a checkpoint with its alias and lineage', async () => {
+    const v = await api('POST', '/api/v1/models/dash-model/versions', { run_id: finishedRunId, checkpoint: 'latest', aliases: ['champion'] });
+    expect(v.status).toBe(201);
+    await page.goto(`${coordinator.url}/registry`);
+    const model = page.getByTestId('model-dash-model');
+    await expect.poll(() => model.textContent()).toMatch(/v1.*@champion.*dash-finished.*30/);
+    await shot('registry');
+  });
+
+  it('new run shows config errors next to the field; the live run page updates, and its stop button stops the run', async () => {
+    await page.goto(`${coordinator.url}/new`);
+    await page.evaluate(([k, v]) => window.localStorage.setItem(k ?? '', v ?? ''), [ADMIN_TOKEN_STORAGE_KEY, adminToken]);
+    await page.getByLabel(/Run config/).fill('name: bad\nmodel: { type: mlp, hidden: [4] }\ndataset: { name: synthetic, shape: [4], classes: 2 }\noptimizer: { name: adam, lr: 0.01 }\nbatch_size: -1\ntotal_updates: 10\n');
+    await page.getByRole('button', { name: 'Start run' }).click();
+    await expect.poll(() => page.getByTestId('field-errors').textContent()).toMatch(/batch_size \(line 5\)/);
+    await shot('new-run-error');
+
+    const yaml = ['name: dash-live', 'experiment: integration', 'model: { type: mlp, hidden: [16] }', 'dataset: { name: synthetic, shape: [12], classes: 3, train_size: 240, test_size: 60, seed: 5 }', 'optimizer: { name: adam, lr: 0.01 }', 'batch_size: 8', 'total_updates: 100000', 'eval_every: 25', 'checkpoint_every: 100000', ''].join('\n');
+    await page.getByLabel(/Run config/).fill(yaml);
+    await page.getByRole('button', { name: 'Start run' }).click();
+    await page.waitForURL(/\/runs\/[A-Za-z0-9_-]+$/);
+    const liveRunId = page.url().split('/').pop() ?? '';
+    expect(coordinator.activeRun?.runId).toBe(liveRunId);
+    await expect.poll(() => page.getByTestId('run-status').textContent()).toBe('running');
+    const first = await (async () => {
+      await expect.poll(() => chartPoints('train_loss'), { timeout: 30_000 }).toBeGreaterThan(0);
+      return chartPoints('train_loss');
+    })();
+    // New points arrive through the live stream without reloading the page.
+    await expect.poll(() => chartPoints('train_loss'), { timeout: 30_000 }).toBeGreaterThan(first);
+
+    await page.goto(`${coordinator.url}/fleet`);
+    await expect.poll(() => page.getByTestId('fleet-table').locator('tbody tr').count()).toBe(2);
+    expect(await page.getByTestId('fleet-table').textContent()).toMatch(/node.*cpu/);
+    await shot('fleet');
+
+    await page.goto(`${coordinator.url}/runs/${liveRunId}`);
+    await shot('run-live');
+    await page.getByRole('button', { name: 'Stop (checkpoint)' }).click();
+    await expect.poll(() => page.getByTestId('run-status').textContent(), { timeout: 30_000 }).toBe('stopped');
+    expect((await coordinator.store.getRun(liveRunId))?.status).toBe('stopped');
+    expect(await coordinator.store.findCheckpoint(liveRunId, 'latest')).not.toBeNull();
+
+    // Resume from the stop checkpoint: the page subscribes to the new live stream.
+    const stoppedAt = (await coordinator.store.getRun(liveRunId))?.step ?? 0;
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await expect.poll(() => page.getByTestId('run-status').textContent(), { timeout: 30_000 }).toBe('running');
+    expect(coordinator.activeRun?.runId).toBe(liveRunId);
+    await expect.poll(async () => (await coordinator.store.getRun(liveRunId))?.step ?? 0, { timeout: 30_000 }).toBeGreaterThan(stoppedAt);
+    await coordinator.activeRun?.stop('stopped', 'test done');
+  });
+});
