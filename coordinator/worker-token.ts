@@ -1,6 +1,5 @@
-import { randomBytes, timingSafeEqual, createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { loadOrCreateSecretFile } from './secret-file.ts';
 
 /**
  * The worker join token: from CROWDTRAIN_TOKEN when set, otherwise generated at first start and
@@ -8,17 +7,8 @@ import path from 'node:path';
  */
 export async function loadOrCreateWorkerToken(dataDir: string, fromEnv?: string): Promise<{ token: string; source: 'env' | 'file' | 'generated' }> {
   if (fromEnv) return { token: fromEnv, source: 'env' };
-  const file = path.join(dataDir, 'worker-token');
-  try {
-    const token = (await readFile(file, 'utf8')).trim();
-    if (token.length >= 16) return { token, source: 'file' };
-  } catch {
-    // not there yet
-  }
-  await mkdir(dataDir, { recursive: true });
-  const token = randomBytes(24).toString('base64url');
-  await writeFile(file, `${token}\n`, { mode: 0o600 });
-  return { token, source: 'generated' };
+  const { token, created } = await loadOrCreateSecretFile(dataDir, 'worker-token');
+  return { token, source: created ? 'generated' : 'file' };
 }
 
 /** Constant-time token comparison (hashes first so lengths never leak). */

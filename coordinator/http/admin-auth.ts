@@ -1,11 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type http from 'node:http';
-import path from 'node:path';
 import { z } from 'zod';
 import { describeZodError } from '../../core/protocol/messages.ts';
 import { CrowdtrainError } from '../../core/protocol/errors.ts';
 import { tokensMatch } from '../worker-token.ts';
+import { loadOrCreateSecretFile } from '../secret-file.ts';
 
 /** Name of the file (inside the data dir) that keeps a generated admin token across restarts. */
 export const ADMIN_TOKEN_FILE = 'admin-token';
@@ -30,17 +28,8 @@ export async function loadOrCreateAdminToken(dataDir: string, fromEnv?: string):
     if (!parsed.success) throw new CrowdtrainError('INVALID_CONFIG', `invalid environment: ${describeZodError(parsed.error)}`);
     return { token: parsed.data, source: 'env' };
   }
-  const file = path.join(dataDir, ADMIN_TOKEN_FILE);
-  try {
-    const token = (await readFile(file, 'utf8')).trim();
-    if (token.length >= 16) return { token, source: 'file' };
-  } catch {
-    // not there yet
-  }
-  await mkdir(dataDir, { recursive: true });
-  const token = randomBytes(24).toString('base64url');
-  await writeFile(file, `${token}\n`, { mode: 0o600 });
-  return { token, source: 'generated' };
+  const { token, created } = await loadOrCreateSecretFile(dataDir, ADMIN_TOKEN_FILE);
+  return { token, source: created ? 'generated' : 'file' };
 }
 
 /** Outcome of {@link checkAdminRequest}: allowed, or the HTTP status and message to refuse with. */
