@@ -19,7 +19,7 @@ import { CrowdtrainError, ErrorCode, toWireError } from '../core/protocol/errors
 import type { RunConfig } from '../core/config/run-config.ts';
 import type { Database } from '../prisma/db.ts';
 import { TrackingStore } from '../prisma/queries/tracking-store.ts';
-import { RunSession, loadRunCheckpoint, type AppliedUpdate, type RunOutcome, type RunProgress } from './run/run-session.ts';
+import { RunSession, loadRunCheckpoint, type AppliedUpdate, type MetricPoint, type RunOutcome, type RunProgress } from './run/run-session.ts';
 import type { WorkerHandle } from './run/worker-handle.ts';
 import { tokensMatch } from './worker-token.ts';
 import { createApiHandler } from './http/api.ts';
@@ -79,6 +79,7 @@ export class Coordinator {
     update: [AppliedUpdate];
     'run-ended': [string, RunOutcome];
     checkpoint: [{ runId: string; step: number; reason: string; path: string }];
+    metrics: [string, MetricPoint[]];
   }>();
   private readonly server: http.Server;
   private readonly io: Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -257,6 +258,7 @@ export class Coordinator {
       },
       onUpdateApplied: (u) => this.events.emit('update', u),
       onCheckpoint: (c) => this.events.emit('checkpoint', c),
+      onMetrics: (runId, points) => this.events.emit('metrics', runId, points),
     });
     await this.store.setRunStatus(runId, 'running');
     this.session = session;

@@ -10,10 +10,8 @@ import { LineChart, SERIES_COLORS } from './line-chart.tsx';
 import { orderMetricKeys, useRunMetrics } from './use-run-metrics.ts';
 import { useRunStream } from './use-run-stream.ts';
 
-/** Least time between two chart refreshes driven by live progress events (incremental: only newer points). */
-const LIVE_REFRESH_MS = 2000;
 /** Least time between two reloads of params, checkpoints, fleet and events while the run is live. */
-const LIVE_DETAIL_MS = 5000;
+const LIVE_DETAIL_MS = 10_000;
 
 function Section({ title, children, testId }: { title: string; children: React.ReactNode; testId?: string }) {
   return (
@@ -157,7 +155,6 @@ export function RunView({ runId }: { runId: string }) {
   const [stopping, setStopping] = useState(false);
   const [streamGeneration, setStreamGeneration] = useState(0);
   const metrics = useRunMetrics(runId);
-  const lastLive = useRef(0);
   const lastDetail = useRef(0);
   const base = `/api/v1/runs/${encodeURIComponent(runId)}`;
 
@@ -183,15 +180,14 @@ export function RunView({ runId }: { runId: string }) {
       metrics.refresh();
       return;
     }
+    // Metric points arrive pushed through the stream (onMetrics below); the run's detail (events,
+    // fleet, checkpoints) is re-read at most every LIVE_DETAIL_MS.
     const now = Date.now();
-    if (now - lastLive.current < LIVE_REFRESH_MS) return;
-    lastLive.current = now;
-    metrics.refresh();
     if (now - lastDetail.current >= LIVE_DETAIL_MS) {
       lastDetail.current = now;
       void loadDetail();
     }
-  }, streamGeneration);
+  }, streamGeneration, metrics.append);
 
   if (error && !detail) {
     return (

@@ -33,7 +33,12 @@ export function orderMetricKeys(keys: readonly string[]): string[] {
  * Every metric curve of a run, loaded once and then extended incrementally (`after_step`) each
  * time `refresh()` is called — the run page calls it on live progress events.
  */
-export function useRunMetrics(runId: string): { series: Map<string, XY[]>; error: string | null; refresh: () => void } {
+export function useRunMetrics(runId: string): {
+  series: Map<string, XY[]>;
+  error: string | null;
+  refresh: () => void;
+  append: (points: readonly { key: string; step: number; value: number }[]) => void;
+} {
   const [series, setSeries] = useState<Map<string, XY[]>>(new Map());
   const [error, setError] = useState<string | null>(null);
   const data = useRef(new Map<string, XY[]>());
@@ -74,5 +79,21 @@ export function useRunMetrics(runId: string): { series: Map<string, XY[]>; error
     void load();
   }, [load]);
 
-  return { series, error, refresh: () => void load() };
+  /** Adds live points pushed by the run stream (no request): only steps newer than what is loaded. */
+  const append = useCallback((points: readonly { key: string; step: number; value: number }[]) => {
+    const next = new Map(data.current);
+    let changed = false;
+    for (const p of points) {
+      const have = next.get(p.key) ?? [];
+      const last = have[have.length - 1];
+      if (last && last.x >= p.step) continue;
+      next.set(p.key, [...have, { x: p.step, y: p.value }]);
+      changed = true;
+    }
+    if (!changed) return;
+    data.current = next;
+    setSeries(next);
+  }, []);
+
+  return { series, error, refresh: () => void load(), append };
 }

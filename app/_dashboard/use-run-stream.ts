@@ -15,6 +15,13 @@ const progressSchema = z
     activeWorkers: z.number(),
   })
   .passthrough();
+const metricsEventSchema = z.object({
+  runId: z.string(),
+  points: z.array(z.object({ key: z.string(), step: z.number(), value: z.number() })),
+});
+/** A batch of live metric points of the run stream. */
+export type LiveMetricPoint = z.infer<typeof metricsEventSchema>['points'][number];
+
 /** A live progress event of the run stream. */
 export type LiveProgress = z.infer<typeof progressSchema>;
 
@@ -23,11 +30,18 @@ export type LiveProgress = z.infer<typeof progressSchema>;
  * Subscribes to `GET /api/v1/runs/:id/stream` (server-sent events fed by the coordinator's memory,
  * no database polling) and calls `onChange` (throttled by the server) on progress, checkpoint and end.
  */
-export function useRunStream(runId: string, onChange: (kind: 'progress' | 'checkpoint' | 'ended') => void, generation = 0): { progress: LiveProgress | null; connected: boolean } {
+export function useRunStream(
+  runId: string,
+  onChange: (kind: 'progress' | 'checkpoint' | 'ended') => void,
+  generation = 0,
+  onMetrics?: (points: LiveMetricPoint[]) => void,
+): { progress: LiveProgress | null; connected: boolean } {
   const [progress, setProgress] = useState<LiveProgress | null>(null);
   const [connected, setConnected] = useState(false);
   const callback = useRef(onChange);
   callback.current = onChange;
+  const metricsCallback = useRef(onMetrics);
+  metricsCallback.current = onMetrics;
 
   useEffect(() => {
     const source = new EventSource(`/api/v1/runs/${encodeURIComponent(runId)}/stream`);
@@ -36,6 +50,10 @@ export function useRunStream(runId: string, onChange: (kind: 'progress' | 'check
       const parsed = progressSchema.safeParse(JSON.parse((e as MessageEvent<string>).data));
       if (parsed.success) setProgress(parsed.data);
       callback.current('progress');
+    });
+    source.addEventListener('metrics', (e) => {
+      const parsed = metricsEventSchema.safeParse(JSON.parse((e as MessageEvent<string>).data));
+      if (parsed.success) metricsCallback.current?.(parsed.data.points);
     });
     source.addEventListener('checkpoint', () => callback.current('checkpoint'));
     source.addEventListener('ended', () => {

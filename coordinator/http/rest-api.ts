@@ -619,7 +619,7 @@ async function runFleet(c: Coordinator, { res, params }: RouteContext): Promise<
 
 /**
  * Server-sent events for one run: `progress` (the live RunProgress, at most every 500 ms),
- * `checkpoint`, and `ended` (then the stream closes). Fed by the coordinator's in-memory events,
+ * `metrics` (new metric points, batched every 500 ms), `checkpoint`, and `ended` (then the stream closes). Fed by the coordinator's in-memory events,
  * so viewers never poll the database for liveness.
  */
 async function streamRun(c: Coordinator, { req, res, params }: RouteContext): Promise<void> {
@@ -651,8 +651,27 @@ async function streamRun(c: Coordinator, { req, res, params }: RouteContext): Pr
   const onCheckpoint = (ck: { runId: string; step: number }) => {
     if (ck.runId === run.id) send('checkpoint', ck);
   };
+  // Metric points straight from the run session's memory, batched to one event per 500 ms.
+  let metricBatch: { key: string; step: number; value: number }[] = [];
+  let metricTimer: ReturnType<typeof setTimeout> | null = null;
+  const flushMetrics = () => {
+    metricTimer = null;
+    if (metricBatch.length === 0) return;
+    send('metrics', { runId: run.id, points: metricBatch });
+    metricBatch = [];
+  };
+  const onMetrics = (runId: string, points: readonly { key: string; step: number; value: number }[]) => {
+    if (runId !== run.id) return;
+    for (const p of points) metricBatch.push({ key: p.key, step: p.step, value: p.value });
+    if (!metricTimer) {
+      metricTimer = setTimeout(flushMetrics, 500);
+      metricTimer.unref();
+    }
+  };
   const onEnded = (runId: string, outcome: unknown) => {
     if (runId !== run.id) return;
+    if (metricTimer) clearTimeout(metricTimer);
+    flushMetrics();
     send('ended', { runId, ...(outcome as object) });
     cleanup();
     res.end();
@@ -662,11 +681,14 @@ async function streamRun(c: Coordinator, { req, res, params }: RouteContext): Pr
   const cleanup = () => {
     clearInterval(heartbeat);
     if (pending) clearTimeout(pending);
+    if (metricTimer) clearTimeout(metricTimer);
+    c.events.off('metrics', onMetrics);
     c.events.off('progress', onProgress);
     c.events.off('checkpoint', onCheckpoint);
     c.events.off('run-ended', onEnded);
   };
   c.events.on('progress', onProgress);
+  c.events.on('metrics', onMetrics);
   c.events.on('checkpoint', onCheckpoint);
   c.events.on('run-ended', onEnded);
   req.on('close', cleanup);

@@ -59,6 +59,8 @@ interface WorkerState {
   grad: { step: number; assembler: ChunkAssembler | null; error: CrowdtrainError | null; bytes: number } | null;
 }
 
+export type { MetricPoint } from './metric-buffer.ts';
+
 /** Options to open a run session. */
 export interface RunSessionOptions {
   runId: string;
@@ -70,6 +72,8 @@ export interface RunSessionOptions {
   onProgress?: (p: RunProgress) => void;
   /** Called after every applied update with the samples each contributing worker trained. */
   onUpdateApplied?: (u: AppliedUpdate) => void;
+  /** Called with every batch of metric points as it is logged (live views; no database read needed). */
+  onMetrics?: (runId: string, points: MetricPoint[]) => void;
   /** Called after each checkpoint is written and recorded. */
   onCheckpoint?: (c: { runId: string; step: number; reason: string; path: string }) => void;
 }
@@ -122,6 +126,7 @@ export class RunSession {
   readonly done: Promise<RunOutcome>;
   private readonly onProgress?: (p: RunProgress) => void;
   private readonly onUpdateApplied?: (u: AppliedUpdate) => void;
+  private readonly onMetrics?: (runId: string, points: MetricPoint[]) => void;
   private readonly onCheckpoint?: (c: { runId: string; step: number; reason: string; path: string }) => void;
   private roundAssignments: { workerId: string; indices: number[] }[] = [];
 
@@ -133,6 +138,7 @@ export class RunSession {
     this.onProgress = opts.onProgress;
     this.onUpdateApplied = opts.onUpdateApplied;
     this.onCheckpoint = opts.onCheckpoint;
+    this.onMetrics = opts.onMetrics;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.progress = {
       runId: opts.runId,
@@ -532,6 +538,7 @@ export class RunSession {
       { key: 'epoch', step, value: fx.epoch, time: now },
     ];
     this.metrics.add(points);
+    this.onMetrics?.(this.runId, points);
     for (const c of fx.contributions) this.addDelta(c.workerId, { steps: 1, samples: c.sampleCount });
     Object.assign(this.progress, {
       step,
@@ -577,10 +584,12 @@ export class RunSession {
 
   private evaluate(step: number): void {
     const { loss, accuracy } = this.evaluateNow();
-    this.metrics.add([
-      { key: 'eval_loss', step, value: loss },
-      { key: 'eval_accuracy', step, value: accuracy },
-    ]);
+    const evalPoints: MetricPoint[] = [
+      { key: 'eval_loss', step, value: loss, time: new Date() },
+      { key: 'eval_accuracy', step, value: accuracy, time: new Date() },
+    ];
+    this.metrics.add(evalPoints);
+    this.onMetrics?.(this.runId, evalPoints);
     this.progress.evalLoss = loss;
     this.progress.evalAccuracy = accuracy;
     if (this.bestAccuracy === null || accuracy > this.bestAccuracy) {
