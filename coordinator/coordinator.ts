@@ -202,6 +202,24 @@ export class Coordinator {
     return run.stop('stopped', detail);
   }
 
+  /** Pauses the active run `runId` (no update is applied until it is unpaused). */
+  async pauseRun(runId: string): Promise<void> {
+    await this.requireActive(runId).pause();
+  }
+
+  /** Continues the paused active run `runId`. */
+  async unpauseRun(runId: string): Promise<void> {
+    const run = this.requireActive(runId);
+    if (!run.isPaused) throw new CrowdtrainError('INVALID_CONFIG', `run ${runId} is not paused`);
+    await run.unpause();
+  }
+
+  private requireActive(runId: string): RunSession {
+    const run = this.activeRun;
+    if (!run || run.runId !== runId) throw new CrowdtrainError('NO_ACTIVE_RUN', `run ${runId} is not training on this coordinator`);
+    return run;
+  }
+
   /** The active run session, if any. */
   get activeRun(): RunSession | null {
     return this.session && !this.session.isEnded ? this.session : null;

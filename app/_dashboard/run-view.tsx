@@ -234,7 +234,23 @@ export function RunView({ runId }: { runId: string }) {
           {run.error ? <p className="mt-1 text-sm text-rose-700">{run.error}</p> : null}
         </div>
         <div className="flex items-center gap-2">
-          {status === 'running' && !run.external ? (
+          {(status === 'running' || status === 'paused') && !run.external ? (
+            <button
+              type="button"
+              data-testid={status === 'paused' ? 'unpause-run' : 'pause-run'}
+              className="rounded border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium text-slate-700 hover:bg-slate-50"
+              onClick={() => {
+                const action = status === 'paused' ? 'resume' : 'pause';
+                sendAdmin('POST', `${base}/${action}`, {})
+                  .then(() => setNotice(action === 'pause' ? 'run paused: no update is applied until you resume' : 'run resumed'))
+                  .catch((err: unknown) => setNotice(err instanceof Error ? err.message : String(err)))
+                  .finally(() => void loadDetail());
+              }}
+            >
+              {status === 'paused' ? 'Resume' : 'Pause'}
+            </button>
+          ) : null}
+          {(status === 'running' || status === 'paused') && !run.external ? (
             <button
               type="button"
               disabled={stopping}

@@ -179,6 +179,7 @@ export function createRestApiHandler(c: Coordinator): (req: http.IncomingMessage
     { method: 'POST', pattern: /^\/api\/v1\/runs\/([^/]+)\/stop$/, admin: true, handle: (ctx) => stopRun(c, ctx) },
     { method: 'POST', pattern: /^\/api\/v1\/runs\/([^/]+)\/end$/, admin: true, handle: (ctx) => endExternalRun(c, ctx) },
     { method: 'POST', pattern: /^\/api\/v1\/runs\/([^/]+)\/resume$/, admin: true, handle: (ctx) => resumeRun(c, ctx) },
+    { method: 'POST', pattern: /^\/api\/v1\/runs\/([^/]+)\/pause$/, admin: true, handle: (ctx) => pauseRun(c, ctx) },
     { method: 'GET', pattern: /^\/api\/v1\/fleet$/, admin: false, handle: (ctx) => liveFleet(c, ctx) },
     { method: 'GET', pattern: /^\/api\/v1\/models$/, admin: false, handle: async ({ res }) => sendJson(res, 200, { models: await registry.listModels() }) },
     { method: 'POST', pattern: /^\/api\/v1\/models$/, admin: true, handle: (ctx) => createModel(registry, ctx) },
@@ -723,11 +724,26 @@ async function stopRun(c: Coordinator, { req, res, params }: RouteContext): Prom
   sendJson(res, 200, { runId: run.id, outcome });
 }
 
+/** Pauses the active run: the current update is abandoned (its samples go back) and no update is applied until resume. */
+async function pauseRun(c: Coordinator, { req, res, params }: RouteContext): Promise<void> {
+  const run = await requireRun(c, params[0]);
+  await readBody(req);
+  if (c.activeRun?.runId !== run.id) throw new HttpError(409, 'NO_ACTIVE_RUN', `run ${run.id} is not training on this coordinator (status ${run.status})`);
+  await c.pauseRun(run.id);
+  sendJson(res, 200, { runId: run.id, status: 'paused', step: c.activeRun.status().step });
+}
+
 async function resumeRun(c: Coordinator, { req, res, params }: RouteContext): Promise<void> {
   const run = await requireRun(c, params[0]);
   const body = parseWith(ResumeRunSchema, await readJson(req), 'resume request');
   if (isExternal(run)) throw new HttpError(409, 'INVALID_MESSAGE', `run ${run.id} is external: it is trained elsewhere and cannot be resumed here`);
   const active = c.activeRun;
+  // A paused run continues in place (no checkpoint round trip).
+  if (active?.runId === run.id && active.isPaused) {
+    await c.unpauseRun(run.id);
+    sendJson(res, 200, { runId: run.id, step: active.status().step, url: `/runs/${run.id}` });
+    return;
+  }
   if (active) throw new HttpError(409, 'INVALID_CONFIG', `run ${active.runId} (${active.config.name}) is still training; stop it first`);
   if (run.status === 'finished') throw new HttpError(409, 'INVALID_MESSAGE', `run ${run.id} already finished at step ${run.step}`);
   let session;

@@ -276,6 +276,29 @@ export class RunSession {
     return this.done;
   }
 
+  /** Holds training (the current update is abandoned, its samples go back); the run stays open. */
+  async pause(): Promise<void> {
+    if (this.ended || this.progress.status === 'paused') return;
+    this.dispatch({ type: 'pause' });
+    this.progress.status = 'paused';
+    await this.store.setRunStatus(this.runId, 'paused');
+    this.onProgress?.(this.status());
+  }
+
+  /** Continues a paused run. */
+  async unpause(): Promise<void> {
+    if (this.ended || this.progress.status !== 'paused') return;
+    this.progress.status = 'running';
+    await this.store.setRunStatus(this.runId, 'running');
+    this.dispatch({ type: 'unpause' });
+    this.onProgress?.(this.status());
+  }
+
+  /** Whether training is paused. */
+  get isPaused(): boolean {
+    return this.progress.status === 'paused';
+  }
+
   /** Handles one gradient chunk from a worker; invalid chunks poison that worker's update for the step. */
   receiveChunk(workerId: string, raw: unknown): void {
     const w = this.workers.get(workerId);

@@ -10,7 +10,7 @@ import { EpochSampler, splitBatch, type SamplerState } from '../data/epoch-sampl
  * the deadline or sends a rejected update has its slice given back to the sampler, so every sample
  * is still trained exactly once per epoch.
  */
-export type RunPhase = 'waiting' | 'collecting' | 'applying' | 'finished';
+export type RunPhase = 'waiting' | 'collecting' | 'applying' | 'paused' | 'finished';
 
 /** Events the shell feeds into the machine. */
 export type RunEvent =
@@ -21,7 +21,11 @@ export type RunEvent =
   | { type: 'gradientRejected'; workerId: string; step: number; code: string; reason: string }
   | { type: 'deadline'; step: number }
   | { type: 'updateApplied'; step: number }
-  | { type: 'stop'; reason: 'stopped' | 'time_limit' | 'signal' | 'failed'; detail?: string };
+  | { type: 'stop'; reason: 'stopped' | 'time_limit' | 'signal' | 'failed'; detail?: string }
+  /** Hold training without ending the run: the current round is abandoned (its samples go back). */
+  | { type: 'pause' }
+  /** Continue a paused run. */
+  | { type: 'unpause' };
 
 /** One slice of a round handed to a worker. */
 export interface Assignment {
@@ -84,6 +88,7 @@ export class DdpRunMachine {
   private readonly sampler: EpochSampler;
   private readonly members: string[] = [];
   private round: Round | null = null;
+  private pauseRequested = false;
   private stopRequest: { reason: 'stopped' | 'time_limit' | 'signal' | 'failed'; detail?: string } | null = null;
 
   constructor(
@@ -195,17 +200,38 @@ export class DdpRunMachine {
           this.finishStopped(fx);
           break;
         }
+        if (this.pauseRequested) {
+          this.pauseRequested = false;
+          this.phase = 'paused';
+          fx.push({ type: 'record', kind: 'paused', detail: { step: this.stepCount } });
+          break;
+        }
+        this.maybeStartRound(fx);
+        break;
+      }
+      case 'pause': {
+        if (this.phase === 'paused') break;
+        if (this.phase === 'applying') {
+          this.pauseRequested = true;
+          break;
+        }
+        this.abandonRound();
+        this.phase = 'paused';
+        fx.push({ type: 'record', kind: 'paused', detail: { step: this.stepCount } });
+        break;
+      }
+      case 'unpause': {
+        this.pauseRequested = false;
+        if (this.phase !== 'paused') break;
+        this.phase = 'waiting';
+        fx.push({ type: 'record', kind: 'unpaused', detail: { step: this.stepCount } });
         this.maybeStartRound(fx);
         break;
       }
       case 'stop': {
         this.stopRequest = { reason: event.reason, detail: event.detail };
-        if (this.phase === 'collecting' && this.round) {
-          // Abandon the round: nothing was applied, its samples go back to the sampler.
-          for (const indices of this.round.slices.values()) this.sampler.giveBack(this.round.epoch, indices);
-          this.round = null;
-          this.phase = 'waiting';
-        }
+        this.abandonRound();
+        if (this.phase === 'paused') this.phase = 'waiting';
         if (this.phase === 'waiting') this.finishStopped(fx);
         // In 'applying' the stop takes effect after updateApplied.
         break;
@@ -216,6 +242,15 @@ export class DdpRunMachine {
       }
     }
     return fx;
+  }
+
+  /** Abandons a round in collection: nothing was applied, its samples go back to the sampler. */
+  private abandonRound(): void {
+    if (this.phase === 'collecting' && this.round) {
+      for (const indices of this.round.slices.values()) this.sampler.giveBack(this.round.epoch, indices);
+      this.round = null;
+      this.phase = 'waiting';
+    }
   }
 
   private finishStopped(fx: RunEffect[]): void {

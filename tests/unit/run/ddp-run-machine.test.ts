@@ -194,3 +194,36 @@ describe('DdpRunMachine min_workers', () => {
     expect(assigns(next)[0]?.assignments.map((s) => s.workerId)).toEqual(['a']);
   });
 });
+
+describe('DdpRunMachine pause', () => {
+  it('pause abandons the round (samples go back), ignores late gradients, and unpause serves the same samples first', () => {
+    const m = new DdpRunMachine(base);
+    m.dispatch({ type: 'start' });
+    const fx = m.dispatch({ type: 'workerReady', workerId: 'a' });
+    const slice = assigns(fx)[0]?.assignments[0]?.indices;
+    const paused = m.dispatch({ type: 'pause' });
+    expect(paused).toEqual([{ type: 'record', kind: 'paused', detail: { step: 0 } }]);
+    expect(m.currentPhase).toBe('paused');
+    expect(m.dispatch({ type: 'gradientAccepted', workerId: 'a', step: 0, sampleCount: 8, loss: 1, accuracy: 0 })).toEqual([]);
+    expect(m.dispatch({ type: 'workerReady', workerId: 'b' }).filter((e) => e.type === 'assign')).toEqual([]);
+    const resumed = m.dispatch({ type: 'unpause' });
+    const a = assigns(resumed)[0];
+    expect(a?.step).toBe(0);
+    expect([...(a?.assignments[0]?.indices ?? []), ...(a?.assignments[1]?.indices ?? [])].slice(0, 8)).toEqual(slice);
+  });
+
+  it('a pause during apply takes effect after the update; stop while paused checkpoints and ends', () => {
+    const m = new DdpRunMachine(base);
+    m.dispatch({ type: 'start' });
+    m.dispatch({ type: 'workerReady', workerId: 'a' });
+    m.dispatch({ type: 'gradientAccepted', workerId: 'a', step: 0, sampleCount: 8, loss: 1, accuracy: 0 });
+    expect(m.currentPhase).toBe('applying');
+    expect(m.dispatch({ type: 'pause' })).toEqual([]);
+    const after = m.dispatch({ type: 'updateApplied', step: 0 });
+    expect(after.map((e) => e.type)).toEqual(['record']);
+    expect(m.currentPhase).toBe('paused');
+    expect(m.step).toBe(1);
+    const stop = m.dispatch({ type: 'stop', reason: 'stopped' });
+    expect(stop.map((e) => e.type)).toEqual(['checkpoint', 'finished']);
+  });
+});
