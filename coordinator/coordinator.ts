@@ -410,9 +410,10 @@ export class Coordinator {
       })().catch((err: unknown) => debug('commit failed: %O', err));
     });
 
-    socket.on('worker:leave', (raw) => {
+    socket.on('worker:leave', (raw, ack) => {
       const parsed = LeaveSchema.safeParse(raw ?? {});
       this.dropWorker(socket, parsed.success ? parsed.data.reason : 'leave');
+      if (typeof ack === 'function') ack({ ok: true, left: true });
       socket.disconnect(true);
     });
 

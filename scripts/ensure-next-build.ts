@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CrowdtrainError } from '../core/protocol/errors.ts';
 
 /** Paths under the Next.js project directory whose changes make a build stale. */
-export const NEXT_BUILD_INPUTS = ['app', 'public', 'next.config.js', 'postcss.config.mjs'] as const;
+export const NEXT_BUILD_INPUTS = ['app', 'public', 'next.config.js', 'postcss.config.mjs', 'core', 'worker-node/socket-transport.ts'] as const;
 
 async function mtimeOrNull(path: string): Promise<number | null> {
   try {

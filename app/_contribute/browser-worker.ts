@@ -250,6 +250,8 @@ export class BrowserWorker {
   }
 
   private onProgress(p: WorkerProgress): void {
+    // A step that was in flight when the user paused may still complete: it does not resume training.
+    if (this.pausedByUser || this.stopped) return;
     if (this.snap.state !== 'training') this.setTraining(true);
     const numTensors = tf.memory().numTensors;
     const sample = p.stepsDone <= 20 || (p.stepsDone <= 1000 && p.stepsDone % 10 === 0) || p.stepsDone % 1000 === 0;
@@ -278,8 +280,14 @@ export class BrowserWorker {
     if (!this.socket || this.pausedByUser) return;
     this.pausedByUser = true;
     this.setTraining(false);
-    if (this.socket.connected) this.socket.emit('worker:leave', { reason: 'paused by the user' });
-    this.socket.disconnect();
+    const socket = this.socket;
+    // Wait for the coordinator to record the leave (with its reason) before closing the connection.
+    const leave = socket.connected
+      ? socket.timeout(2000).emitWithAck('worker:leave', { reason: 'paused by the user' }).then(() => undefined, () => undefined)
+      : Promise.resolve();
+    void leave.then(() => {
+      if (this.pausedByUser) socket.disconnect();
+    });
     this.update({ state: 'paused', message: 'Paused: this tab left the run. Resume to rejoin at the current parameters.' });
   }
 

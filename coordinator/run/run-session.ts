@@ -266,7 +266,8 @@ export class RunSession {
   /** A worker disconnected or left: its slice goes back to the sampler. */
   removeWorker(workerId: string, reason: string): void {
     if (!this.workers.delete(workerId)) return;
-    this.grads.delete(workerId);
+    // A gradient it already delivered stays: the machine counts it for the round (the commit may
+    // be queued ahead of this leave). An undelivered slice goes back to the sampler.
     this.dispatch({ type: 'workerLeft', workerId, reason });
   }
 

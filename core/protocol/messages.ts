@@ -160,7 +160,8 @@ export interface ClientToServerEvents {
   'worker:hello': (msg: unknown, ack: (res: AckResult<Welcome>) => void) => void;
   'grad:chunk': (msg: unknown) => void;
   'grad:commit': (msg: unknown, ack: (res: AckResult<{ accepted: true }>) => void) => void;
-  'worker:leave': (msg: unknown) => void;
+  /** Leaving on purpose; the optional ack confirms the leave was recorded (send it before disconnecting). */
+  'worker:leave': (msg: unknown, ack?: (res: AckResult<{ left: true }>) => void) => void;
 }
 
 /** Inter-server events (none yet). */

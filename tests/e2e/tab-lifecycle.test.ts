@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { validateRunConfig } from '../../core/config/run-config.ts';
 import type { AppliedUpdate } from '../../coordinator/run/run-session.ts';
@@ -27,8 +27,28 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
+// Every tab a test opens is closed after it, pass or fail, so one test's tabs never join the next test's run.
+const openPages: Page[] = [];
+afterEach(async () => {
+  await Promise.all(openPages.splice(0).map((p) => p.close()));
+  const stillThere = env.coordinator.workers().length;
+  if (stillThere > 0) await new Promise<void>((resolve) => {
+    const check = () => {
+      if (env.coordinator.workers().length === 0) {
+        env.coordinator.events.off('worker-left', check);
+        resolve();
+      }
+    };
+    env.coordinator.events.on('worker-left', check);
+    check();
+  });
+  const active = env.coordinator.activeRun;
+  if (active) await active.stop();
+});
+
 async function openTab(name: string, backend = 'webgl'): Promise<Page> {
   const page = await browser.newPage();
+  openPages.push(page);
   await page.goto(env.contributeUrl({ backend, name }));
   await waitForTabState(page, ['waiting', 'loading', 'training']);
   return page;
@@ -64,7 +84,9 @@ describe.skipIf(!hasChromium)('tabs that leave, pause and come back', () => {
     const session = await env.coordinator.startRun(config);
     // A tab that comes back: pause the two others (so the run cannot finish without it), open a
     // new tab, wait until it trains, then resume the others.
-    await step10;
+    // Fails fast (instead of hanging) if the run ends before step 10.
+    const early = await Promise.race([step10.then(() => null), session.done]);
+    expect(early, `run ended before step 10: ${JSON.stringify(early)}`).toBeNull();
     for (const p of [tabs[0]!, tabs[2]!]) await p.evaluate(() => window.__crowdtrainContribute!.pause());
     const back = await openTab('rejoin');
     await back.waitForFunction(() => (window.__crowdtrainContribute?.snapshot().stepsDone ?? 0) >= 2, undefined, { polling: 100 });
@@ -90,7 +112,6 @@ describe.skipIf(!hasChromium)('tabs that leave, pause and come back', () => {
     const snap = await waitForTabState(back, ['finished']);
     expect(snap.stepsDone).toBeGreaterThanOrEqual(2);
     expect(updates.at(-1)?.slices).toHaveLength(3);
-    for (const p of [tabs[0]!, tabs[2]!, back]) await p.close();
   });
 
   it('pause leaves the run and resume rejoins it; no tensor leak between step 10 and step 300', async () => {
@@ -127,6 +148,30 @@ describe.skipIf(!hasChromium)('tabs that leave, pause and come back', () => {
     expect(at10).toBeGreaterThan(0);
     expect(at300).toBe(at10);
     expect(errors).toEqual([]);
-    await page.close();
+  });
+  it('a tab hidden for 10 s leaves the run, and rejoins when it is visible again', async () => {
+    const page = await browser.newPage();
+    openPages.push(page);
+    await page.goto(env.contributeUrl({ backend: 'cpu', name: 'background', leaveInBackground: true }));
+    const { workerId } = await waitForTabState(page, ['waiting']);
+    const left = new Promise<string>((resolve) => {
+      const onLeft = (id: string, reason: string) => {
+        if (id !== workerId) return;
+        env.coordinator.events.off('worker-left', onLeft);
+        resolve(reason);
+      };
+      env.coordinator.events.on('worker-left', onLeft);
+    });
+    const setVisibility = (state: 'hidden' | 'visible') =>
+      page.evaluate((s) => {
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => s });
+        document.dispatchEvent(new Event('visibilitychange'));
+      }, state);
+    await setVisibility('hidden');
+    expect(await left).toMatch(/paused/);
+    await waitForTabState(page, ['paused']);
+    await setVisibility('visible');
+    await waitForTabState(page, ['waiting']);
+    await waitForWorkerCount(env.coordinator, 1);
   });
 });

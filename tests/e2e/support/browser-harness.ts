@@ -98,7 +98,7 @@ export interface E2eCoordinator {
   url: string;
   workers: ChildProcess[];
   /** The join link of a tab: /contribute with the token and optional backend and name. */
-  contributeUrl(opts?: { backend?: string; name?: string; token?: string }): string;
+  contributeUrl(opts?: { backend?: string; name?: string; token?: string; leaveInBackground?: boolean }): string;
   /** Spawns a real node worker process. */
   spawnNodeWorker(backend?: string): ChildProcess;
   /** Closes the coordinator (tabs see it unreachable); `startAgain` binds a new one on the same port, token and database. */
@@ -147,7 +147,9 @@ export async function startE2eCoordinator(): Promise<E2eCoordinator> {
     url: first.url,
     workers,
     contributeUrl(opts = {}) {
-      const q = new URLSearchParams({ token: opts.token ?? token, background: 'stay' });
+      // Headless tabs may count as hidden; tests opt in to the leave-when-hidden behaviour.
+      const q = new URLSearchParams({ token: opts.token ?? token });
+      if (!opts.leaveInBackground) q.set('background', 'stay');
       if (opts.backend) q.set('backend', opts.backend);
       if (opts.name) q.set('name', opts.name);
       return `${first.url}/contribute?${q.toString()}`;
