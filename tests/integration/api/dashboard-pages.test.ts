@@ -20,8 +20,8 @@ const hasChromium = await access(chromiumPath).then(
   () => true,
   () => false,
 );
-/** Where page screenshots go (CI collects them as artifacts): CROWDTRAIN_SCREENSHOTS_DIR, else a temp dir. */
-const screenshotDir = process.env.CROWDTRAIN_SCREENSHOTS_DIR ?? path.join(os.tmpdir(), 'crowdtrain-dashboard-screenshots');
+/** Where page screenshots go (CI collects them as artifacts): CROWDTRAIN_SCREENSHOTS_DIR, else tests/e2e/screenshots (git-ignored). */
+const screenshotDir = process.env.CROWDTRAIN_SCREENSHOTS_DIR ?? path.resolve('tests/e2e/screenshots');
 
 describe.skipIf(!hasChromium)('dashboard pages in Chromium against a coordinator with real runs', () => {
   let dataDir: string;

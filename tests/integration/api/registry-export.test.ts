@@ -23,7 +23,7 @@ const hasChromium = await access(chromiumPath).then(
   () => true,
   () => false,
 );
-const screenshotDir = process.env.CROWDTRAIN_SCREENSHOTS_DIR ?? path.join(os.tmpdir(), 'crowdtrain-dashboard-screenshots');
+const screenshotDir = process.env.CROWDTRAIN_SCREENSHOTS_DIR ?? path.resolve('tests/e2e/screenshots');
 /** Test digits scored in Node against the run's own evaluation. */
 const SCORED_DIGITS = 500;
 
