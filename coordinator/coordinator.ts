@@ -41,6 +41,10 @@ export interface WorkerInfo {
   samples: number;
   samplesPerSec: number | null;
   rejected: number;
+  /** Smoothed cosine similarity of its gradients with the rest of the fleet (null until observed). */
+  gradientAgreement: number | null;
+  /** True when its gradients disagree with the fleet beyond tolerance (see GradientAgreementTracker). */
+  gradientOutlier: boolean;
 }
 
 /** Options of a coordinator process. */
@@ -277,6 +281,12 @@ export class Coordinator {
       onUpdateApplied: (u) => this.events.emit('update', u),
       onCheckpoint: (c) => this.events.emit('checkpoint', c),
       onMetrics: (runId, points) => this.events.emit('metrics', runId, points),
+      onWorkerAgreement: (a) => {
+        const info = this.workerInfo.get(a.workerId);
+        if (!info) return;
+        info.gradientAgreement = a.agreement;
+        info.gradientOutlier = a.flagged;
+      },
     });
     await this.store.setRunStatus(runId, 'running');
     this.session = session;
@@ -358,6 +368,8 @@ export class Coordinator {
           samples: 0,
           samplesPerSec: null,
           rejected: 0,
+          gradientAgreement: null,
+          gradientOutlier: false,
         });
         try {
           await this.store.upsertWorker({ id, kind: hello.kind, backend: hello.backend, deviceInfo: hello.deviceInfo, userAgent: hello.userAgent, name });

@@ -132,6 +132,8 @@ export const liveFleetSchema = z.object({
       samplesPerSec: z.number().nullable(),
       rejected: z.number(),
       straggler: z.boolean(),
+      gradientAgreement: z.number().nullable().optional(),
+      gradientOutlier: z.boolean().optional(),
     }),
   ),
   totals: z.object({ workers: z.number(), samples: z.number(), samplesPerSec: z.number(), rejected: z.number() }),

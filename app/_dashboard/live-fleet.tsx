@@ -99,6 +99,15 @@ export function LiveFleetView() {
                     <td className="py-2 pl-4 pr-4 font-medium">
                       {w.name}
                       {w.straggler ? <span className="ml-2 rounded bg-amber-100 px-1.5 text-xs text-amber-800">straggler</span> : null}
+                      {w.gradientOutlier ? (
+                        <span
+                          data-testid="gradient-outlier"
+                          className="ml-2 rounded bg-rose-100 px-1.5 text-xs text-rose-800"
+                          title={`gradients disagree with the rest of the fleet (smoothed cosine ${w.gradientAgreement?.toFixed(3) ?? '?'}); check this worker's backend`}
+                        >
+                          disagrees
+                        </span>
+                      ) : null}
                     </td>
                     <td className="py-2 pr-4">{w.kind === 'browser' ? 'tab' : w.kind}</td>
                     <td className="py-2 pr-4">{w.backend}</td>

@@ -554,6 +554,8 @@ function liveWorkerView(c: Coordinator) {
     samplesPerSec: w.samplesPerSec,
     rejected: w.rejected,
     straggler: stragglers.has(w.id),
+    gradientAgreement: w.gradientAgreement,
+    gradientOutlier: w.gradientOutlier,
   }));
 }
 

@@ -16,6 +16,7 @@ import { clipByGlobalNorm } from '../../core/optim/clip.ts';
 import { validateUpdate } from '../../core/aggregate/validate-update.ts';
 import { reduceWeightedMean } from '../../core/aggregate/reduce-weighted-mean.ts';
 import { createReduceArena, type ReduceArena } from '../../core/aggregate/reduce-arena.ts';
+import { GradientAgreementTracker, type WorkerAgreement } from '../../core/aggregate/gradient-agreement.ts';
 import { DdpRunMachine, type RunEffect, type RunEvent, type RunMachineSnapshot } from '../../core/run/ddp-run-machine.ts';
 import type { RunConfig } from '../../core/config/run-config.ts';
 import type { TrackingStore } from '../../prisma/queries/tracking-store.ts';
@@ -72,6 +73,8 @@ export interface RunSessionOptions {
   onProgress?: (p: RunProgress) => void;
   /** Called after every applied update with the samples each contributing worker trained. */
   onUpdateApplied?: (u: AppliedUpdate) => void;
+  /** Called after every update with each worker's agreement with the rest of the fleet (3+ workers). */
+  onWorkerAgreement?: (a: WorkerAgreement) => void;
   /** Called with every batch of metric points as it is logged (live views; no database read needed). */
   onMetrics?: (runId: string, points: MetricPoint[]) => void;
   /** Called after each checkpoint is written and recorded. */
@@ -127,6 +130,8 @@ export class RunSession {
   private readonly onProgress?: (p: RunProgress) => void;
   private readonly onUpdateApplied?: (u: AppliedUpdate) => void;
   private readonly onMetrics?: (runId: string, points: MetricPoint[]) => void;
+  private readonly onWorkerAgreement?: (a: WorkerAgreement) => void;
+  private readonly agreement = new GradientAgreementTracker();
   private readonly onCheckpoint?: (c: { runId: string; step: number; reason: string; path: string }) => void;
   private roundAssignments: { workerId: string; indices: number[] }[] = [];
 
@@ -139,6 +144,7 @@ export class RunSession {
     this.onUpdateApplied = opts.onUpdateApplied;
     this.onCheckpoint = opts.onCheckpoint;
     this.onMetrics = opts.onMetrics;
+    this.onWorkerAgreement = opts.onWorkerAgreement;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.progress = {
       runId: opts.runId,
@@ -338,6 +344,26 @@ export class RunSession {
     }
   }
 
+  /** Flags workers whose gradients disagree with the rest of the fleet (an Event when the flag changes). */
+  private async checkAgreement(contributions: { workerId: string; values: Float32Array; weight: number }[], step: number): Promise<void> {
+    for (const a of this.agreement.observe(contributions)) {
+      this.onWorkerAgreement?.(a);
+      if (!a.changed) continue;
+      await this.store.recordEvent({
+        runId: this.runId,
+        workerId: a.workerId,
+        kind: a.flagged ? 'gradient_outlier' : 'gradient_agreement_restored',
+        detail: {
+          step,
+          agreement: a.agreement,
+          reason: a.flagged
+            ? `gradients disagree with the rest of the fleet (smoothed cosine ${a.agreement.toFixed(3)} < 0.1): check this worker's backend`
+            : `gradients agree with the fleet again (smoothed cosine ${a.agreement.toFixed(3)})`,
+        },
+      });
+    }
+  }
+
   private readonly deltas = new Map<string, { steps: number; samples: number; bytesIn: number; bytesOut: number }>();
   private contributionWrites: Promise<void> = Promise.resolve();
 
@@ -533,6 +559,7 @@ export class RunSession {
       return { values, weight: c.sampleCount };
     });
     const grad = reduceWeightedMean(parts, this.arena?.out);
+    await this.checkAgreement(fx.contributions.map((c, i) => ({ workerId: c.workerId, values: parts[i]!.values, weight: c.sampleCount })), fx.step);
     const samples = fx.contributions.reduce((a, c) => a + c.sampleCount, 0);
     const trainLoss = fx.contributions.reduce((a, c) => a + c.loss * c.sampleCount, 0) / samples;
     const trainAcc = fx.contributions.reduce((a, c) => a + c.accuracy * c.sampleCount, 0) / samples;
