@@ -90,7 +90,7 @@ describe('the coordinator killed with SIGKILL mid-run', () => {
     const cfgFile = path.join(dataDir, 'run.yaml');
     await writeFile(cfgFile, stringify(input));
     const port = await freePort();
-    const env = { CROWDTRAIN_TOKEN: 'chaos-token-0123456789abcdef', DATABASE_URL: testDatabaseUrl(dataDir) };
+    const env = { CROWDTRAIN_TOKEN: 'chaos-token-0123456789abcdef', DATABASE_URL: await testDatabaseUrl(dataDir) };
     const common = ['--port', String(port), '--data-dir', dataDir, '--no-dashboard', '--local-workers', '0', '--exit-when-done'];
 
     const first = startCoordinatorProcess([...common, '--config', cfgFile], env);
@@ -128,7 +128,7 @@ describe('the coordinator killed with SIGKILL mid-run', () => {
     dirs.push(dataDir);
     const cfgFile = path.join(dataDir, 'run.yaml');
     await writeFile(cfgFile, stringify(syntheticConfig({ total_updates: 100_000, checkpoint_every: 5, eval_every: 100_000 })));
-    const env = { CROWDTRAIN_TOKEN: 'term-token-0123456789abcdef', DATABASE_URL: testDatabaseUrl(dataDir) };
+    const env = { CROWDTRAIN_TOKEN: 'term-token-0123456789abcdef', DATABASE_URL: await testDatabaseUrl(dataDir) };
     const proc = startCoordinatorProcess(
       ['--port', '0', '--data-dir', dataDir, '--no-dashboard', '--local-workers', '1', '--worker-backend', 'cpu', '--config', cfgFile],
       env,

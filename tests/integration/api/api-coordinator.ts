@@ -26,7 +26,7 @@ export interface ApiTestCoordinator {
 /** Starts a coordinator (real Socket.io + HTTP + database) for API tests. */
 export async function startApiTestCoordinator(): Promise<ApiTestCoordinator> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'crowdtrain-api-'));
-  const db = await openDatabase({ url: testDatabaseUrl(dataDir) });
+  const db = await openDatabase({ url: await testDatabaseUrl(dataDir) });
   const adminToken = randomBytes(24).toString('base64url');
   const workerToken = randomBytes(18).toString('base64url');
   const coordinator = await Coordinator.start({ port: 0, host: '127.0.0.1', dataDir, db, workerToken, adminToken });

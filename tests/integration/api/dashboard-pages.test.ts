@@ -50,7 +50,7 @@ describe.skipIf(!hasChromium)('dashboard pages in Chromium against a coordinator
     await ensureNextBuild(repoRoot, () => undefined);
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'crowdtrain-dash-'));
     await mkdir(screenshotDir, { recursive: true });
-    db = await openDatabase({ url: testDatabaseUrl(dataDir) });
+    db = await openDatabase({ url: await testDatabaseUrl(dataDir) });
     const workerToken = randomBytes(18).toString('base64url');
     coordinator = await Coordinator.start({
       port: 0,

@@ -46,7 +46,7 @@ describe('registry round trip: MNIST run -> register -> export as tfjs model -> 
 
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'crowdtrain-export-'));
-    db = await openDatabase({ url: testDatabaseUrl(dataDir) });
+    db = await openDatabase({ url: await testDatabaseUrl(dataDir) });
     const workerToken = randomBytes(18).toString('base64url');
     coordinator = await Coordinator.start({
       port: 0,

@@ -1,21 +1,52 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import pg from 'pg';
 import type { ChildProcess } from 'node:child_process';
 import { Coordinator } from '../../../coordinator/coordinator.ts';
 import { spawnLocalWorker, stopLocalWorkers } from '../../../coordinator/local-workers.ts';
 import { openDatabase, defaultDatabaseUrl, type Database } from '../../../prisma/db.ts';
 import type { RunConfigInput } from '../../../core/config/run-config.ts';
 
-/** Which database the integration suite runs on: SQLite by default, PostgreSQL when TEST_POSTGRES_URL is set and CROWDTRAIN_TEST_DB=postgres. */
-export function testDatabaseUrl(dataDir: string): string {
-  if (process.env.CROWDTRAIN_TEST_DB === 'postgres') {
-    const url = process.env.TEST_POSTGRES_URL;
-    if (!url) throw new Error('CROWDTRAIN_TEST_DB=postgres needs TEST_POSTGRES_URL');
-    return url;
+/**
+ * The database URL for a test's data dir: a SQLite file inside it by default; with
+ * CROWDTRAIN_TEST_DB=postgres (and TEST_POSTGRES_URL), a PostgreSQL database of its own, named after
+ * the data dir and created on first use, so tests never see each other's runs.
+ */
+export async function testDatabaseUrl(dataDir: string): Promise<string> {
+  if (process.env.CROWDTRAIN_TEST_DB !== 'postgres') return defaultDatabaseUrl(dataDir);
+  const base = process.env.TEST_POSTGRES_URL;
+  if (!base) throw new Error('CROWDTRAIN_TEST_DB=postgres needs TEST_POSTGRES_URL');
+  const name = postgresTestDatabaseName(dataDir);
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
   }
-  return defaultDatabaseUrl(dataDir);
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Drops the PostgreSQL database testDatabaseUrl made for a data dir (no-op on SQLite). */
+export async function dropTestDatabase(dataDir: string): Promise<void> {
+  const base = process.env.TEST_POSTGRES_URL;
+  if (process.env.CROWDTRAIN_TEST_DB !== 'postgres' || !base) return;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS "${postgresTestDatabaseName(dataDir)}" WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+function postgresTestDatabaseName(dataDir: string): string {
+  return `ct_it_${createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 16)}`;
 }
 
 /** A coordinator on a free loopback port with its own temp data dir and database. */
@@ -38,7 +69,7 @@ export interface TestCoordinator {
 /** Starts a coordinator for a test. Pass an existing dataDir to reopen a previous one (resume tests). */
 export async function startTestCoordinator(opts: { dataDir?: string; token?: string; stepTimeoutMs?: number } = {}): Promise<TestCoordinator> {
   const dataDir = opts.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'crowdtrain-it-')));
-  const db = await openDatabase({ url: testDatabaseUrl(dataDir) });
+  const db = await openDatabase({ url: await testDatabaseUrl(dataDir) });
   const token = opts.token ?? randomBytes(18).toString('base64url');
   const coordinator = await Coordinator.start({ port: 0, host: '127.0.0.1', dataDir, db, workerToken: token });
   const workers: ChildProcess[] = [];
@@ -72,6 +103,7 @@ export async function startTestCoordinator(opts: { dataDir?: string; token?: str
     },
     async cleanup() {
       await t.stop();
+      await dropTestDatabase(dataDir);
       await rm(dataDir, { recursive: true, force: true });
     },
   };
