@@ -422,6 +422,14 @@ export class Coordinator {
       })().catch((err: unknown) => debug('commit failed: %O', err));
     });
 
+    socket.on('step:decline', (raw) => {
+      const id = socket.data.workerId;
+      if (!id) return strike('step:decline before worker:hello');
+      const run = this.activeRun;
+      if (!run) return;
+      run.declineStep(id, raw).catch((err: unknown) => strike(err instanceof Error ? err.message : String(err)));
+    });
+
     socket.on('worker:leave', (raw, ack) => {
       const parsed = LeaveSchema.safeParse(raw ?? {});
       this.dropWorker(socket, parsed.success ? parsed.data.reason : 'leave');

@@ -36,6 +36,9 @@ export function socketTransport(socket: WorkerSocket, commitTimeoutMs = 120_000)
     onParamsChunk: (handler) => socket.on('params:chunk', handler),
     onStepAssign: (handler) => socket.on('step:assign', handler),
     onRunEnd: (handler) => socket.on('run:end', handler),
+    declineStep: (msg) => {
+      if (socket.connected) socket.emit('step:decline', msg);
+    },
     sendGradChunk: (msg) => {
       if (socket.connected) socket.emit('grad:chunk', msg);
     },

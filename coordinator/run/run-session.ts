@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { CHUNK_BYTES } from '../../core/protocol/version.ts';
 import { CrowdtrainError, toWireError, type ErrorCode } from '../../core/protocol/errors.ts';
-import { describeZodError, GradChunkSchema, GradCommitSchema, RunReadySchema, type AckResult } from '../../core/protocol/messages.ts';
+import { describeZodError, GradChunkSchema, GradCommitSchema, RunReadySchema, StepDeclineSchema, type AckResult } from '../../core/protocol/messages.ts';
 import { ChunkAssembler, splitIntoChunks } from '../../core/codec/chunking.ts';
 import { bytesToFloat32, float32ToBytes } from '../../core/codec/float-bytes.ts';
 import { GradientComputer } from '../../core/models/gradient-computer.ts';
@@ -281,6 +281,22 @@ export class RunSession {
   stop(reason: 'stopped' | 'signal' | 'time_limit' = 'stopped', detail?: string): Promise<RunOutcome> {
     this.dispatch({ type: 'stop', reason, detail });
     return this.done;
+  }
+
+  /**
+   * A worker says it cannot compute its slice of a step (e.g. it lacks that params version): the
+   * slice is reassigned now, and the next assignment resends the params.
+   */
+  async declineStep(workerId: string, raw: unknown): Promise<void> {
+    const w = this.workers.get(workerId);
+    if (!w) return;
+    const parsed = StepDeclineSchema.safeParse(raw);
+    if (!parsed.success) throw new CrowdtrainError('INVALID_MESSAGE', `step:decline: ${describeZodError(parsed.error)}`);
+    const msg = parsed.data;
+    if (msg.runId !== this.runId) return;
+    w.sentVersion = -1;
+    await this.store.recordEvent({ runId: this.runId, workerId, kind: 'step_declined', detail: { step: msg.step, code: msg.code, reason: msg.reason } });
+    this.dispatch({ type: 'gradientRejected', workerId, step: msg.step, code: msg.code, reason: `declined by the worker: ${msg.reason}` });
   }
 
   /** Holds training (the current update is abandoned, its samples go back); the run stays open. */

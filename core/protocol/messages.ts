@@ -129,6 +129,16 @@ export const GradCommitSchema = z.object({
 /** Gradient commit. */
 export type GradCommit = z.infer<typeof GradCommitSchema>;
 
+/** worker -> coordinator: this worker cannot compute the step it was assigned (its slice is reassigned at once). */
+export const StepDeclineSchema = z.object({
+  runId: Id,
+  step: Count,
+  code: z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]),
+  reason: z.string().max(1024),
+});
+/** Step decline. */
+export type StepDecline = z.infer<typeof StepDeclineSchema>;
+
 /** coordinator -> worker: the run ended (finished, stopped, failed). */
 export const RunEndSchema = z.object({ runId: Id, status: z.string().max(32), reason: z.string().max(1024) });
 /** Run end. */
@@ -160,6 +170,7 @@ export interface ClientToServerEvents {
   'worker:hello': (msg: unknown, ack: (res: AckResult<Welcome>) => void) => void;
   'grad:chunk': (msg: unknown) => void;
   'grad:commit': (msg: unknown, ack: (res: AckResult<{ accepted: true }>) => void) => void;
+  'step:decline': (msg: unknown) => void;
   /** Leaving on purpose; the optional ack confirms the leave was recorded (send it before disconnecting). */
   'worker:leave': (msg: unknown, ack?: (res: AckResult<{ left: true }>) => void) => void;
 }

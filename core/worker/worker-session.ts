@@ -165,10 +165,11 @@ export class WorkerSession {
     const run = this.run;
     if (!run || run.runId !== msg.runId) return;
     if (!run.latest || run.latest.version !== msg.paramsVersion) {
-      throw new CrowdtrainError(
-        'STALE_UPDATE',
-        `step ${msg.step} needs params version ${msg.paramsVersion}, this worker has ${run.latest?.version ?? 'none'}`,
-      );
+      const reason = `step ${msg.step} needs params version ${msg.paramsVersion}, this worker has ${run.latest?.version ?? 'none'}`;
+      // Say so at once (the coordinator resends the params with the next assignment) instead of
+      // letting the fleet wait for the step deadline.
+      this.opts.transport.declineStep({ runId: msg.runId, step: msg.step, code: 'STALE_UPDATE', reason });
+      throw new CrowdtrainError('STALE_UPDATE', reason);
     }
     if (run.paramsVersion !== msg.paramsVersion) {
       run.computer.setParams(run.latest.params);

@@ -7,6 +7,7 @@ import type {
   RunEnd,
   RunReady,
   StepAssign,
+  StepDecline,
 } from '../protocol/messages.ts';
 
 /**
@@ -20,4 +21,6 @@ export interface WorkerTransport {
   onRunEnd(handler: (msg: RunEnd) => void): void;
   sendGradChunk(msg: GradChunk): void;
   commitGradient(msg: GradCommit): Promise<AckResult<{ accepted: true }>>;
+  /** Tells the coordinator this worker cannot compute an assigned step (e.g. it lacks that params version). */
+  declineStep(msg: StepDecline): void;
 }

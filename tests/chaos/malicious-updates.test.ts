@@ -35,10 +35,12 @@ class RogueWorker {
   readonly steps: StepAssign[] = [];
   private waiters: ((s: StepAssign) => void)[] = [];
   params: Float32Array | null = null;
+  paramsMessages = 0;
   constructor(readonly socket: ClientSocket) {
     const chunks: Uint8Array[] = [];
     socket.on('run:assign', (msg, ack) => ack({ ok: true, runId: msg.runId, paramCount: msg.paramCount, datasetSize: 0 }));
     socket.on('params:chunk', (msg: ParamsChunk) => {
+      this.paramsMessages += 1;
       const bytes = msg.bytes instanceof ArrayBuffer ? new Uint8Array(msg.bytes) : msg.bytes;
       chunks[msg.index] = bytes;
       if (chunks.filter(Boolean).length === msg.count) {
@@ -153,6 +155,13 @@ describe('bad updates are rejected, recorded, and never touch the parameters', (
     }
     expect(rogue.params).toEqual(initial);
 
+    // A worker that declines (it lacks the params version) gets its slice back at once, with the params resent.
+    const paramsBefore = rogue.paramsMessages;
+    rogue.socket.emit('step:decline', { runId: step.runId, step: step.step, code: 'STALE_UPDATE', reason: 'lost my params' });
+    step = await rogue.nextStep();
+    expect(step.step).toBe(0);
+    expect(rogue.paramsMessages).toBeGreaterThan(paramsBefore);
+
     // Now a correct gradient, computed here exactly like a worker would.
     await tf.setBackend('cpu');
     const { train } = await loadDataset(cfg.dataset);
@@ -174,6 +183,7 @@ describe('bad updates are rejected, recorded, and never touch the parameters', (
     expect(worst).toBeLessThan(1e-6);
 
     const events = await t.coordinator.store.listEvents(session.runId);
+    expect(events.some((e) => e.kind === 'step_declined' && JSON.stringify(e.detail).includes('lost my params'))).toBe(true);
     const rejections = events.filter((e) => e.kind === 'update_rejected').map((e) => JSON.stringify(e.detail));
     expect(rejections).toHaveLength(cases.length);
     for (const [code] of cases) expect(rejections.some((r) => r.includes(code))).toBe(true);

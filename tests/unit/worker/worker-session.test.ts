@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { WorkerSession } from '../../../core/worker/worker-session.ts';
 import type { WorkerTransport } from '../../../core/worker/worker-transport.ts';
-import type { AckResult, GradChunk, GradCommit, ParamsChunk, RunAssign, RunReady, StepAssign } from '../../../core/protocol/messages.ts';
+import type { AckResult, GradChunk, GradCommit, ParamsChunk, RunAssign, RunReady, StepAssign, StepDecline } from '../../../core/protocol/messages.ts';
 import { loadDataset } from '../../../core/data/dataset-spec.ts';
 import { GradientComputer } from '../../../core/models/gradient-computer.ts';
 import { parseModelSpec } from '../../../core/models/model-spec.ts';
@@ -21,6 +21,7 @@ class LoopbackTransport implements WorkerTransport {
   end!: (msg: { runId: string; status: string; reason: string }) => void;
   readonly chunks: GradChunk[] = [];
   readonly commits: GradCommit[] = [];
+  readonly declined: StepDecline[] = [];
   private waiter: ((c: GradCommit) => void) | null = null;
   onRunAssign(h: (msg: RunAssign) => Promise<AckResult<RunReady>>): void {
     this.assign = h;
@@ -33,6 +34,9 @@ class LoopbackTransport implements WorkerTransport {
   }
   onRunEnd(h: (msg: { runId: string; status: string; reason: string }) => void): void {
     this.end = h;
+  }
+  declineStep(msg: StepDecline): void {
+    this.declined.push(msg);
   }
   sendGradChunk(msg: GradChunk): void {
     this.chunks.push(msg);
@@ -117,6 +121,8 @@ describe('WorkerSession (the shared worker loop)', () => {
     await new Promise<void>((r) => setImmediate(r));
     expect(t.commits).toHaveLength(0);
     expect(errors.some((e) => /needs params version 3/.test(e.message))).toBe(true);
+    // The coordinator is told at once, so it need not wait for the step deadline.
+    expect(t.declined).toEqual([{ runId: 'r2', step: 0, code: 'STALE_UPDATE', reason: 'step 0 needs params version 3, this worker has none' }]);
     session.dispose();
     gc.dispose();
   });
