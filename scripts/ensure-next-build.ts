@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CrowdtrainError } from '../core/protocol/errors.ts';
 
-/** Paths under the Next.js project directory whose changes make a build stale. */
+/** Paths under the Next.js project directory whose changes make a build stale (core/ and the socket transport are bundled into /contribute). */
 export const NEXT_BUILD_INPUTS = ['app', 'public', 'next.config.js', 'postcss.config.mjs', 'core', 'worker-node/socket-transport.ts'] as const;
 
 async function mtimeOrNull(path: string): Promise<number | null> {
@@ -67,7 +67,7 @@ function pipeLines(stream: NodeJS.ReadableStream, log: (line: string) => void): 
 
 /**
  * Runs `next build` in `dir` (local binary, telemetry off, NODE_ENV=production) unless
- * `.next/BUILD_ID` exists and nothing in app/, public/, next.config.js, postcss.config.mjs is newer.
+ * `.next/BUILD_ID` exists and nothing in {@link NEXT_BUILD_INPUTS} is newer.
  * Each output line of the build goes to `log`. Throws INTERNAL when the build fails.
  * @example await ensureNextBuild(process.cwd(), (line) => console.log(`[next] ${line}`));
  */

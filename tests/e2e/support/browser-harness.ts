@@ -1,4 +1,4 @@
-import { mkdtemp, rm, access, readdir, stat, utimes } from 'node:fs/promises';
+import { mkdtemp, rm, access } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -42,35 +42,12 @@ export function launchChromium(opts: { webgpu: boolean }): Promise<Browser> {
   });
 }
 
-/** Code the /contribute bundle includes from outside app/ (scripts/ensure-next-build.ts watches only app/ and public/). */
-const CLIENT_INPUTS_OUTSIDE_APP = ['core', 'worker-node/socket-transport.ts'];
-
-async function newestMtime(p: string): Promise<number> {
-  const info = await stat(p);
-  if (!info.isDirectory()) return info.mtimeMs;
-  let newest = info.mtimeMs;
-  for (const entry of await readdir(p)) newest = Math.max(newest, await newestMtime(path.join(p, entry)));
-  return newest;
-}
-
 /**
- * Builds the Next app when it is stale, counting core/ and the socket transport as inputs too
- * (the tab bundles them): when they are newer than the build, one of our own app files is touched
- * so that ensureNextBuild rebuilds.
+ * Builds the Next app when it is stale (ensureNextBuild's inputs include core/ and the socket
+ * transport, which the tab bundles). When another `next build` holds the build lock in a shared
+ * checkout, waits for it and tries again.
  */
 export async function ensureContributeBuild(): Promise<void> {
-  let builtAt = 0;
-  try {
-    builtAt = (await stat(path.join(REPO_ROOT, '.next', 'BUILD_ID'))).mtimeMs;
-  } catch {
-    builtAt = 0;
-  }
-  const newest = Math.max(...(await Promise.all(CLIENT_INPUTS_OUTSIDE_APP.map((p) => newestMtime(path.join(REPO_ROOT, p))))));
-  if (builtAt > 0 && newest > builtAt) {
-    const now = new Date();
-    await utimes(path.join(REPO_ROOT, 'app', '_contribute', 'backend-request.ts'), now, now);
-  }
-  // Several engineers share this checkout's .next: when another `next build` holds the lock, wait for it.
   for (let attempt = 1; ; attempt++) {
     const lines: string[] = [];
     try {
