@@ -8,7 +8,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { Coordinator } from '../../../coordinator/coordinator.ts';
 import { createNextRequestHandler, type NextRequestHandler } from '../../../coordinator/http/next-handler.ts';
 import { spawnLocalWorker, stopLocalWorkers } from '../../../coordinator/local-workers.ts';
-import { openDatabase, defaultDatabaseUrl, type Database } from '../../../prisma/db.ts';
+import { openDatabase, type Database } from '../../../prisma/db.ts';
+import { dropTestDatabase, testDatabaseUrl, waitForWorkers } from '../../integration/support/harness.ts';
 import { ensureNextBuild } from '../../../scripts/ensure-next-build.ts';
 import type { ContributeSnapshot } from '../../../app/_contribute/browser-worker.ts';
 
@@ -78,17 +79,23 @@ export interface E2eCoordinator {
   contributeUrl(opts?: { backend?: string; name?: string; token?: string; leaveInBackground?: boolean }): string;
   /** Spawns a real node worker process. */
   spawnNodeWorker(backend?: string): ChildProcess;
+  /** Spawns n real node worker processes and waits until they joined (fails fast if one crashes). */
+  joinNodeWorkers(n: number, backend?: string): Promise<ChildProcess[]>;
   /** Closes the coordinator (tabs see it unreachable); `startAgain` binds a new one on the same port, token and database. */
   stopCoordinator(): Promise<{ startAgain(): Promise<Coordinator> }>;
   /** Stops workers, the coordinator (checkpointing an active run), Next and the database, and removes the temp dir. */
   cleanup(): Promise<void>;
 }
 
-/** Builds the Next app if stale and starts a coordinator that serves it, with its own temp dir and SQLite file. */
-export async function startE2eCoordinator(): Promise<E2eCoordinator> {
+/**
+ * Builds the Next app if stale and starts a coordinator that serves it, with its own temp dir and
+ * database (testDatabaseUrl: SQLite, or PostgreSQL in the PostgreSQL pass). `adminToken` enables the
+ * REST API's writes.
+ */
+export async function startE2eCoordinator(opts: { adminToken?: string } = {}): Promise<E2eCoordinator> {
   await ensureContributeBuild();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'crowdtrain-e2e-'));
-  const db = await openDatabase({ url: defaultDatabaseUrl(dataDir) });
+  const db = await openDatabase({ url: await testDatabaseUrl(dataDir) });
   const token = randomBytes(18).toString('base64url');
   let next: NextRequestHandler | null = null;
   const startCoordinator = (port: number) =>
@@ -98,6 +105,7 @@ export async function startE2eCoordinator(): Promise<E2eCoordinator> {
       dataDir,
       db,
       workerToken: token,
+      adminToken: opts.adminToken,
       fallbackHandler: async (req, res) => {
         if (!next) {
           res.writeHead(503, { 'content-type': 'text/plain' });
@@ -136,6 +144,12 @@ export async function startE2eCoordinator(): Promise<E2eCoordinator> {
       workers.push(child);
       return child;
     },
+    async joinNodeWorkers(n, backend = 'cpu') {
+      const before = env.coordinator.workers().length;
+      const made = Array.from({ length: n }, () => env.spawnNodeWorker(backend));
+      await waitForWorkers(env.coordinator, before + n, made);
+      return made;
+    },
     async stopCoordinator() {
       const c = env.coordinator;
       live = null;
@@ -154,6 +168,7 @@ export async function startE2eCoordinator(): Promise<E2eCoordinator> {
       await live?.close();
       await next?.close();
       await db.close();
+      await dropTestDatabase(dataDir);
       await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,36 +1,22 @@
-import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { Coordinator } from '../../../coordinator/coordinator.ts';
-import { createNextRequestHandler, type NextRequestHandler } from '../../../coordinator/http/next-handler.ts';
-import { spawnLocalWorker, stopLocalWorkers } from '../../../coordinator/local-workers.ts';
-import { openDatabase, type Database } from '../../../prisma/db.ts';
-import { ensureNextBuild } from '../../../scripts/ensure-next-build.ts';
+import type { Browser, Page } from 'playwright-core';
+import type { Coordinator } from '../../../coordinator/coordinator.ts';
 import { ADMIN_TOKEN_STORAGE_KEY } from '../../../app/_dashboard/fetch-api.ts';
-import { syntheticConfig, testDatabaseUrl, waitForWorkers } from '../support/harness.ts';
+import { syntheticConfig } from '../support/harness.ts';
+import { chromiumAvailable, launchChromium, startE2eCoordinator, type E2eCoordinator } from '../../e2e/support/browser-harness.ts';
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const hasChromium = await access(chromiumPath).then(
-  () => true,
-  () => false,
-);
+const hasChromium = await chromiumAvailable();
 /** Where page screenshots go (CI collects them as artifacts): CROWDTRAIN_SCREENSHOTS_DIR, else tests/e2e/screenshots (git-ignored). */
 const screenshotDir = process.env.CROWDTRAIN_SCREENSHOTS_DIR ?? path.resolve('tests/e2e/screenshots');
 
 describe.skipIf(!hasChromium)('dashboard pages in Chromium against a coordinator with real runs', () => {
-  let dataDir: string;
-  let db: Database;
+  let env: E2eCoordinator;
   let coordinator: Coordinator;
-  let nextApp: NextRequestHandler | null = null;
   let browser: Browser;
   let page: Page;
-  const workers: ChildProcess[] = [];
   const adminToken = randomBytes(24).toString('base64url');
   let finishedRunId = '';
   let externalRunId = '';
@@ -47,27 +33,10 @@ describe.skipIf(!hasChromium)('dashboard pages in Chromium against a coordinator
   const chartPoints = async (key: string): Promise<number> => Number(await page.getByTestId(`chart-${key}`).getAttribute('data-points'));
 
   beforeAll(async () => {
-    await ensureNextBuild(repoRoot, () => undefined);
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'crowdtrain-dash-'));
     await mkdir(screenshotDir, { recursive: true });
-    db = await openDatabase({ url: await testDatabaseUrl(dataDir) });
-    const workerToken = randomBytes(18).toString('base64url');
-    coordinator = await Coordinator.start({
-      port: 0,
-      host: '127.0.0.1',
-      dataDir,
-      db,
-      workerToken,
-      adminToken,
-      fallbackHandler: async (req, res) => {
-        if (nextApp) await nextApp.handle(req, res);
-        else res.writeHead(503).end('dashboard not ready');
-      },
-    });
-    nextApp = await createNextRequestHandler({ dir: repoRoot, port: coordinator.port, hostname: '127.0.0.1' });
-    const made = [0, 1].map((i) => spawnLocalWorker(i, { url: coordinator.url, token: workerToken, backend: 'cpu', output: 'ignore', namePrefix: 'dash' }));
-    workers.push(...made);
-    await waitForWorkers(coordinator, 2, made);
+    env = await startE2eCoordinator({ adminToken });
+    coordinator = env.coordinator;
+    await env.joinNodeWorkers(2);
 
     // A finished run trained by the fleet.
     const started = await api('POST', '/api/v1/runs', syntheticConfig({ name: 'dash-finished', total_updates: 30, eval_every: 10, checkpoint_every: 10 }));
@@ -82,17 +51,13 @@ describe.skipIf(!hasChromium)('dashboard pages in Chromium against a coordinator
     expect((await api('POST', `/api/v1/runs/${externalRunId}/log`, { metrics: points })).status).toBe(200);
     expect((await api('POST', `/api/v1/runs/${externalRunId}/end`, { status: 'finished' })).status).toBe(200);
 
-    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+    browser = await launchChromium({ webgpu: false });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   }, 240_000);
 
   afterAll(async () => {
     await browser?.close();
-    await stopLocalWorkers(workers, 2000);
-    await coordinator?.close();
-    await nextApp?.close();
-    await db?.close();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await env?.cleanup();
   });
 
   it('the runs table lists both runs with their key metrics and filters by status and name', async () => {

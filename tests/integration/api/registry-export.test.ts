@@ -1,38 +1,23 @@
-import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { chromium, type Browser } from 'playwright-core';
-import { Coordinator } from '../../../coordinator/coordinator.ts';
-import { createNextRequestHandler, type NextRequestHandler } from '../../../coordinator/http/next-handler.ts';
-import { spawnLocalWorker, stopLocalWorkers } from '../../../coordinator/local-workers.ts';
-import { openDatabase, type Database } from '../../../prisma/db.ts';
+import type { Browser } from 'playwright-core';
+import type { Coordinator } from '../../../coordinator/coordinator.ts';
 import { loadDataset } from '../../../core/data/dataset-spec.ts';
-import { ensureNextBuild } from '../../../scripts/ensure-next-build.ts';
-import { testDatabaseUrl, waitForWorkers } from '../support/harness.ts';
+import { chromiumAvailable, launchChromium, startE2eCoordinator, type E2eCoordinator } from '../../e2e/support/browser-harness.ts';
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const hasChromium = await access(chromiumPath).then(
-  () => true,
-  () => false,
-);
+const hasChromium = await chromiumAvailable();
 const screenshotDir = process.env.CROWDTRAIN_SCREENSHOTS_DIR ?? path.resolve('tests/e2e/screenshots');
 /** Test digits scored in Node against the run's own evaluation. */
 const SCORED_DIGITS = 500;
 
 describe('registry round trip: MNIST run -> register -> export as tfjs model -> predictions', () => {
-  let dataDir: string;
-  let db: Database;
+  let env: E2eCoordinator;
   let coordinator: Coordinator;
-  let nextApp: NextRequestHandler | null = null;
-  const workers: ChildProcess[] = [];
   const adminToken = randomBytes(24).toString('base64url');
   let runId = '';
   let evalAccuracy = 0;
@@ -45,24 +30,9 @@ describe('registry round trip: MNIST run -> register -> export as tfjs model -> 
     });
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'crowdtrain-export-'));
-    db = await openDatabase({ url: await testDatabaseUrl(dataDir) });
-    const workerToken = randomBytes(18).toString('base64url');
-    coordinator = await Coordinator.start({
-      port: 0,
-      host: '127.0.0.1',
-      dataDir,
-      db,
-      workerToken,
-      adminToken,
-      fallbackHandler: async (req, res) => {
-        if (nextApp) await nextApp.handle(req, res);
-        else res.writeHead(503).end('dashboard not ready');
-      },
-    });
-    const made = [0, 1].map((i) => spawnLocalWorker(i, { url: coordinator.url, token: workerToken, backend: 'wasm', output: 'ignore', namePrefix: 'export' }));
-    workers.push(...made);
-    await waitForWorkers(coordinator, 2, made);
+    env = await startE2eCoordinator({ adminToken });
+    coordinator = env.coordinator;
+    await env.joinNodeWorkers(2, 'wasm');
     const started = await api('POST', '/api/v1/runs', {
       name: 'mnist-mlp-export',
       experiment: 'registry',
@@ -84,11 +54,7 @@ describe('registry round trip: MNIST run -> register -> export as tfjs model -> 
   }, 280_000);
 
   afterAll(async () => {
-    await stopLocalWorkers(workers, 2000);
-    await coordinator?.close();
-    await nextApp?.close();
-    await db?.close();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await env?.cleanup();
   });
 
   it('the exported model.json + weights.bin predict exactly like the run evaluated itself', async () => {
@@ -118,15 +84,13 @@ describe('registry round trip: MNIST run -> register -> export as tfjs model -> 
   });
 
   it.skipIf(!hasChromium)('the "try it" page loads the exported model in the tab and predicts a real test digit drawn on its canvas', async () => {
-    await ensureNextBuild(repoRoot, () => undefined);
-    nextApp = await createNextRequestHandler({ dir: repoRoot, port: coordinator.port, hostname: '127.0.0.1' });
     const { test } = await loadDataset({ name: 'mnist', test_size: 1000 });
     const digit = 0;
     const pixels = Array.from(test.features.subarray(digit * 784, (digit + 1) * 784));
     const label = test.labels[digit];
     let browser: Browser | undefined;
     try {
-      browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+      browser = await launchChromium({ webgpu: false });
       const page = await browser.newPage();
       await page.goto(`${coordinator.url}/registry/mnist-mlp/try?version=champion`);
       await expect.poll(() => page.getByTestId('model-status').textContent(), { timeout: 30_000 }).toMatch(/model loaded: input \[28, 28, 1\]/);
