@@ -27,7 +27,7 @@ export class MetricBuffer {
     private readonly maxPoints = 500,
   ) {}
 
-  /** Adds points; non-finite values are dropped here (and recorded by the caller) so a flush never fails on them. */
+  /** Adds points; a non-finite value (e.g. the eval loss of a diverged model) is dropped so that it cannot fail the whole batched write. */
   add(points: MetricPoint[]): void {
     for (const p of points) if (Number.isFinite(p.value)) this.points.push({ ...p, time: p.time ?? new Date() });
     if (this.points.length >= this.maxPoints) void this.flush();

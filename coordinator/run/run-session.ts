@@ -12,7 +12,7 @@ import { datasetBatch, type Dataset } from '../../core/data/dataset.ts';
 import { loadDataset } from '../../core/data/dataset-spec.ts';
 import { createFlatOptimizer, type FlatOptimizer } from '../../core/optim/flat-optimizer.ts';
 import { lrAt } from '../../core/optim/lr-schedule.ts';
-import { clipByGlobalNorm } from '../../core/optim/clip.ts';
+import { clipByGlobalNorm, globalNorm } from '../../core/optim/clip.ts';
 import { validateUpdate } from '../../core/aggregate/validate-update.ts';
 import { reduceWeightedMean } from '../../core/aggregate/reduce-weighted-mean.ts';
 import { createReduceArena, type ReduceArena } from '../../core/aggregate/reduce-arena.ts';
@@ -579,12 +579,7 @@ export class RunSession {
     const samples = fx.contributions.reduce((a, c) => a + c.sampleCount, 0);
     const trainLoss = fx.contributions.reduce((a, c) => a + c.loss * c.sampleCount, 0) / samples;
     const trainAcc = fx.contributions.reduce((a, c) => a + c.accuracy * c.sampleCount, 0) / samples;
-    let gradNorm: number;
-    if (this.config.max_grad_norm !== null) {
-      gradNorm = clipByGlobalNorm(grad, this.config.max_grad_norm).norm;
-    } else {
-      gradNorm = validateUpdate(grad, { expectedLength: grad.length, paramsVersion: 0, currentVersion: 0 }).norm;
-    }
+    const gradNorm = this.config.max_grad_norm !== null ? clipByGlobalNorm(grad, this.config.max_grad_norm).norm : globalNorm(grad);
     const lr = lrAt(this.config.lr_schedule, this.config.optimizer.lr, fx.step, this.config.total_updates);
     this.optimizer.step(this.params, grad, lr);
     this.grads.clear();

@@ -5,6 +5,7 @@ import {
   describeZodError,
   ParamsChunkSchema,
   RunAssignSchema,
+  RunEndSchema,
   StepAssignSchema,
   type AckResult,
   type RunReady,
@@ -74,11 +75,16 @@ export class WorkerSession {
     t.onStepAssign((msg) => {
       this.queue = this.queue.then(() => this.handleStep(msg)).catch((err: unknown) => this.opts.onError?.(err));
     });
-    t.onRunEnd((msg) => {
-      const runId = typeof (msg as { runId?: unknown }).runId === 'string' ? (msg as { runId: string }).runId : '';
+    t.onRunEnd((raw) => {
+      const parsed = RunEndSchema.safeParse(raw);
+      if (!parsed.success) {
+        this.opts.onError?.(new CrowdtrainError('INVALID_MESSAGE', `run:end: ${describeZodError(parsed.error)}`));
+        return;
+      }
+      const { runId, status, reason } = parsed.data;
       this.queue = this.queue.then(() => {
         if (this.run && this.run.runId === runId) this.disposeRun();
-        this.opts.onRunEnd?.(runId, String((msg as { status?: unknown }).status), String((msg as { reason?: unknown }).reason));
+        this.opts.onRunEnd?.(runId, status, reason);
       });
     });
   }
