@@ -84,7 +84,7 @@ async function start(opts: StartOptions): Promise<void> {
   const evalBackend = await selectBackend('wasm', { needsConvBackprop: false }).catch(() => selectBackend('cpu', { needsConvBackprop: false }));
   const db = await openDatabase({ url: databaseUrl });
   const { token, source } = await loadOrCreateWorkerToken(dataDir, env.CROWDTRAIN_TOKEN);
-  const admin = await loadOrCreateAdminToken(dataDir, process.env.CROWDTRAIN_ADMIN_TOKEN);
+  const admin = await loadOrCreateAdminToken(dataDir, env.CROWDTRAIN_ADMIN_TOKEN);
 
   let next: Awaited<ReturnType<typeof import('./http/next-handler.ts').createNextRequestHandler>> | null = null;
   if (opts.dashboard) {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { describeZodError } from '../core/protocol/messages.ts';
+import { AdminTokenEnvSchema } from './http/admin-auth.ts';
 
 /** Environment variables the coordinator reads, validated. */
 export const CoordinatorEnvSchema = z.object({
@@ -9,6 +10,7 @@ export const CoordinatorEnvSchema = z.object({
   DATABASE_URL: z.string().min(1).optional(),
   CROWDTRAIN_DATA_DIR: z.string().min(1).optional(),
   CROWDTRAIN_TOKEN: z.string().min(16, 'CROWDTRAIN_TOKEN must be at least 16 characters').optional(),
+  CROWDTRAIN_ADMIN_TOKEN: AdminTokenEnvSchema.optional(),
 });
 
 /** Validated environment. */

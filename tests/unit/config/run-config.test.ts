@@ -69,5 +69,6 @@ describe('coordinator environment', () => {
     expect(() => readCoordinatorEnv({ PORT: '70000' })).toThrow(/PORT/);
     expect(() => readCoordinatorEnv({ CROWDTRAIN_TOKEN: 'short' })).toThrow(/CROWDTRAIN_TOKEN must be at least 16/);
     expect(readCoordinatorEnv({ PORT: '' }).PORT).toBeUndefined();
+    expect(() => readCoordinatorEnv({ CROWDTRAIN_ADMIN_TOKEN: 'has a space in it, sadly' })).toThrow(/CROWDTRAIN_ADMIN_TOKEN must not contain whitespace/);
   });
 });
