@@ -410,10 +410,10 @@ export class RunSession {
   }
 
   /** Copies an assembled gradient into the next free arena slot (or a fresh array if none is left). */
-  private decodeIntoSlot(bytes: Uint8Array): Float32Array {
-    if (!this.arena || this.nextSlot >= this.arena.slots || bytes.byteLength !== this.paramCount * 4) return bytesToFloat32(bytes);
+  private decodeIntoSlot(assembler: ChunkAssembler): Float32Array {
+    if (!this.arena || this.nextSlot >= this.arena.slots || assembler.totalBytes !== this.paramCount * 4) return bytesToFloat32(assembler.result());
     const slot = this.arena.slot(this.nextSlot++);
-    new Uint8Array(slot.buffer, slot.byteOffset, slot.byteLength).set(bytes);
+    assembler.copyInto(new Uint8Array(slot.buffer, slot.byteOffset, slot.byteLength));
     return slot;
   }
 
@@ -450,7 +450,7 @@ export class RunSession {
       if (!g || g.step !== msg.step) throw new CrowdtrainError('INVALID_MESSAGE', `no gradient chunks received for step ${msg.step}`);
       if (g.error) throw g.error;
       if (!g.assembler?.complete) throw new CrowdtrainError('INVALID_MESSAGE', `gradient for step ${msg.step} is incomplete`);
-      const values = this.decodeIntoSlot(g.assembler.result());
+      const values = this.decodeIntoSlot(g.assembler);
       w.grad = null;
       validateUpdate(values, {
         expectedLength: this.paramCount,

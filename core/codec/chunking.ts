@@ -90,8 +90,34 @@ export class ChunkAssembler {
     return this.receivedCount === this.chunkCount;
   }
 
-  /** The payload, in index order; throws INVALID_MESSAGE naming the missing chunks if incomplete. */
+  /**
+   * The payload, in index order; throws INVALID_MESSAGE naming the missing chunks if incomplete.
+   * A single-chunk payload is that chunk itself (no copy): it shares memory with what `add` got.
+   */
   result(): Uint8Array {
+    this.assertComplete();
+    const only = this.chunkCount === 1 ? this.chunks[0] : undefined;
+    if (only !== undefined) return only;
+    const out = new Uint8Array(this.totalBytes);
+    this.copyInto(out);
+    return out;
+  }
+
+  /** Writes the payload, in index order, into `target` (at least `totalBytes` long) without an intermediate copy. */
+  copyInto(target: Uint8Array): void {
+    this.assertComplete();
+    if (target.byteLength < this.totalBytes) {
+      throw new CrowdtrainError('INTERNAL', `target of ${target.byteLength} bytes is too small for a payload of ${this.totalBytes}`);
+    }
+    let offset = 0;
+    for (const c of this.chunks) {
+      if (c === undefined) continue;
+      target.set(c, offset);
+      offset += c.byteLength;
+    }
+  }
+
+  private assertComplete(): void {
     if (!this.complete) {
       const missing = this.chunks.flatMap((c, i) => (c === undefined ? [i] : []));
       throw new CrowdtrainError(
@@ -99,13 +125,5 @@ export class ChunkAssembler {
         `payload incomplete: missing chunk(s) ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''} of ${this.chunkCount}`,
       );
     }
-    const out = new Uint8Array(this.totalBytes);
-    let offset = 0;
-    for (const c of this.chunks) {
-      if (c === undefined) continue;
-      out.set(c, offset);
-      offset += c.byteLength;
-    }
-    return out;
   }
 }

@@ -8,7 +8,7 @@ import type { ModelBuildInfo, ModelSpec } from './model-spec.ts';
 
 /** What one gradient computation returns. */
 export interface GradientResult {
-  /** d(mean loss)/d(params), flattened in layout order; a fresh array owned by the caller. */
+  /** d(mean loss)/d(params), flattened in layout order; owned by the caller (a view of the fresh read-back array). */
   grads: Float32Array;
   /** Mean softmax cross-entropy over the batch. */
   loss: number;
@@ -133,8 +133,9 @@ export class GradientComputer {
 
   private unpack(data: Float32Array, n: number): GradientResult {
     const total = this.layout.totalSize;
-    const grads = new Float32Array(total);
-    grads.set(data.subarray(0, total));
+    // The read-back array is fresh and ours (every backend copies on read or drops its own
+    // reference on dispose), so the gradient is a view of it: no copy per step.
+    const grads = data.subarray(0, total);
     const loss = data[total] ?? Number.NaN;
     const correct = data[total + 1] ?? 0;
     return { grads, loss, accuracy: correct / n };

@@ -92,6 +92,35 @@ describe('ChunkAssembler', () => {
     expect(() => asm.result()).toThrow(/missing chunk\(s\) 0 of 2/);
   });
 
+  it('returns a single-chunk payload without copying it', () => {
+    const bytes = bytesOf(64);
+    const asm = new ChunkAssembler(64, 1);
+    asm.add(0, bytes);
+    expect(asm.result()).toBe(bytes);
+  });
+
+  it('copies a multi-chunk payload into a caller-owned target in index order', () => {
+    const bytes = bytesOf(1000);
+    const chunks = splitIntoChunks(bytes, 300);
+    const asm = new ChunkAssembler(bytes.byteLength, chunks.length);
+    [...chunks.keys()].reverse().forEach((i) => asm.add(i, chunks[i]!));
+    const target = new Uint8Array(1008).fill(0xff);
+    asm.copyInto(target);
+    expect(target.subarray(0, 1000)).toEqual(bytes);
+    expect(Array.from(target.subarray(1000))).toEqual(new Array<number>(8).fill(0xff));
+  });
+
+  it('refuses to copy an incomplete payload or into a target that is too small', () => {
+    const asm = new ChunkAssembler(8, 2);
+    asm.add(1, bytesOf(4));
+    expect(codeOf(() => asm.copyInto(new Uint8Array(8)))).toBe('INVALID_MESSAGE');
+    asm.add(0, bytesOf(4));
+    expect(codeOf(() => asm.copyInto(new Uint8Array(7)))).toBe('INTERNAL');
+    const target = new Uint8Array(8);
+    asm.copyInto(target);
+    expect(Array.from(target)).toEqual([...bytesOf(4), ...bytesOf(4)]);
+  });
+
   it('rejects impossible announcements', () => {
     expect(codeOf(() => new ChunkAssembler(-1, 1))).toBe('INVALID_MESSAGE');
     expect(codeOf(() => new ChunkAssembler(8, 0))).toBe('INVALID_MESSAGE');
