@@ -3,11 +3,13 @@
 import { useEffect, useRef, useState } from 'react';
 import { statusSchema } from '../status-schema.ts';
 import type { BrowserWorker, ContributeSnapshot, ContributeState } from './browser-worker.ts';
-import type { PlainFitRequest, PlainFitResult } from './fit-baseline.ts';
+import type { PlainFitRequest, PlainFitResult, WireTimingRequest, WireTimingResult } from './fit-baseline.ts';
 import { BROWSER_BACKEND_REQUESTS, parseBrowserBackendRequest } from './backend-request.ts';
 
 /** How long a hidden (backgrounded) tab keeps training before it leaves the run. */
 const BACKGROUND_LEAVE_MS = 10_000;
+/** Longest time the page shows stale progress while the tab trains. */
+const RENDER_INTERVAL_MS = 250;
 const STATUS_POLL_MS = 5_000;
 
 /** The worker handle the e2e tests and the bench read from the page. */
@@ -19,6 +21,8 @@ declare global {
       resume(): void;
       /** Times plain model.fit on this tab's backend (bench/tab-overhead.ts); loaded on demand. */
       timePlainFit(req: PlainFitRequest): Promise<PlainFitResult>;
+      /** Times moving a step's bytes over a bare WebSocket (bench/tab-overhead.ts); loaded on demand. */
+      timeWebSocketTransfer(req: WireTimingRequest): Promise<WireTimingResult>;
     };
   }
 }
@@ -134,6 +138,31 @@ export function ContributeView() {
       }
     };
     const onPageHide = () => workerRef.current?.stop();
+    // Progress arrives every step (tens per second on a fast backend); re-rendering each time would
+    // take main-thread time from the training loop. A new state renders at once, progress at most
+    // every RENDER_INTERVAL_MS.
+    let lastState: ContributeState | null = null;
+    let lastRenderAt = 0;
+    let renderTimer: ReturnType<typeof setTimeout> | null = null;
+    let pending: ContributeSnapshot | null = null;
+    const renderNow = () => {
+      renderTimer = null;
+      if (pending === null || cancelled) return;
+      lastRenderAt = performance.now();
+      lastState = pending.state;
+      setSnap(pending);
+      pending = null;
+    };
+    const renderThrottled = (s: ContributeSnapshot) => {
+      pending = s;
+      const wait = RENDER_INTERVAL_MS - (performance.now() - lastRenderAt);
+      if (s.state !== lastState || wait <= 0) {
+        if (renderTimer) clearTimeout(renderTimer);
+        renderNow();
+      } else {
+        renderTimer ??= setTimeout(renderNow, wait);
+      }
+    };
     void import('./browser-worker.ts').then(({ BrowserWorker }) => {
       if (cancelled) return;
       const worker = new BrowserWorker({ url: window.location.origin, token, backend, name: params.get('name') ?? undefined });
@@ -143,8 +172,9 @@ export function ContributeView() {
         pause: () => worker.pause(),
         resume: () => worker.resume(),
         timePlainFit: (req) => import('./fit-baseline.ts').then((m) => m.timePlainFit(window.location.origin, req)),
+        timeWebSocketTransfer: (req) => import('./fit-baseline.ts').then((m) => m.timeWebSocketTransfer(req)),
       };
-      unsubscribe = worker.subscribe(setSnap);
+      unsubscribe = worker.subscribe(renderThrottled);
       document.addEventListener('visibilitychange', onVisibility);
       window.addEventListener('pagehide', onPageHide);
       void worker.start();
@@ -152,6 +182,7 @@ export function ContributeView() {
     return () => {
       cancelled = true;
       if (hiddenTimer) clearTimeout(hiddenTimer);
+      if (renderTimer) clearTimeout(renderTimer);
       document.removeEventListener('visibilitychange', onVisibility);
       window.removeEventListener('pagehide', onPageHide);
       unsubscribe?.();

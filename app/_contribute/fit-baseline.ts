@@ -57,3 +57,53 @@ export async function timePlainFit(baseUrl: string, req: PlainFitRequest): Promi
     model.dispose();
   }
 }
+
+/** What `bench/tab-overhead.ts` asks a tab to time on a plain WebSocket: the wire floor of a step. */
+export interface WireTimingRequest {
+  /** ws:// URL of an echo server that answers a binary message with its length, and a text message `give N` with N bytes. */
+  url: string;
+  /** Bytes moved each way (one step's parameters down, its gradient up). */
+  bytes: number;
+  /** Timed round trips per direction (after 3 untimed ones). */
+  reps: number;
+}
+
+/** Medians (ms) of moving `bytes` up (tab -> server) and down (server -> tab) on a bare WebSocket. */
+export interface WireTimingResult {
+  uploadMs: number;
+  downloadMs: number;
+}
+
+/**
+ * Times how long this browser takes to move one step's bytes each way over a bare WebSocket (no
+ * socket.io, no crowdtrain): the floor that any per-step exchange of parameters and gradients
+ * pays in this browser on this machine.
+ */
+export async function timeWebSocketTransfer(req: WireTimingRequest): Promise<WireTimingResult> {
+  const ws = new WebSocket(req.url);
+  ws.binaryType = 'arraybuffer';
+  await new Promise<void>((resolve, reject) => {
+    ws.onopen = () => resolve();
+    ws.onerror = () => reject(new Error(`cannot open ${req.url}`));
+  });
+  const roundTrip = (payload: Uint8Array | string): Promise<number> =>
+    new Promise((resolve) => {
+      const started = performance.now();
+      ws.onmessage = () => resolve(performance.now() - started);
+      ws.send(payload);
+    });
+  const medianOf = async (payload: Uint8Array | string): Promise<number> => {
+    for (let i = 0; i < 3; i++) await roundTrip(payload);
+    const times: number[] = [];
+    for (let i = 0; i < req.reps; i++) times.push(await roundTrip(payload));
+    times.sort((a, b) => a - b);
+    return times[Math.floor(times.length / 2)] ?? Number.NaN;
+  };
+  try {
+    const uploadMs = await medianOf(new Uint8Array(req.bytes).fill(1));
+    const downloadMs = await medianOf(`give ${req.bytes}`);
+    return { uploadMs, downloadMs };
+  } finally {
+    ws.close();
+  }
+}
