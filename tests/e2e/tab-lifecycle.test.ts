@@ -114,6 +114,58 @@ describe.skipIf(!hasChromium)('tabs that leave, pause and come back', () => {
     expect(updates.at(-1)?.slices).toHaveLength(3);
   });
 
+  it('a tab whose renderer crashes mid-step is a leave: its slice is reassigned at once, not at the step deadline, and every sample is trained once per epoch', async () => {
+    const tabs = [await openTab('crash-1'), await openTab('crash-2'), await openTab('crash-3')];
+    await waitForWorkerCount(env.coordinator, 3);
+    const victim = (await tabs[1]!.evaluate(() => window.__crowdtrainContribute!.snapshot().workerId))!;
+    // A step deadline far beyond the test's own timeout: only the disconnect can free the slice.
+    const config = validateRunConfig(
+      syntheticConfig({ name: 'e2e-tab-crash', batch_size: 16, total_updates: 25, min_workers: 1, eval_every: 100, checkpoint_every: 100, step_timeout: '30m' }),
+    );
+    const updates: AppliedUpdate[] = [];
+    const left = new Map<string, string>();
+    const onLeft = (id: string, reason: string) => void left.set(id, reason);
+    env.coordinator.events.on('worker-left', onLeft);
+    const cdp = await tabs[1]!.context().newCDPSession(tabs[1]!);
+    const crashed = new Promise<void>((resolve) => tabs[1]!.once('crash', () => resolve()));
+    env.coordinator.events.on('update', (u: AppliedUpdate) => {
+      updates.push(u);
+      if (u.step === 5) {
+        // Freeze the victim's main thread, so it sits on the slice it holds (step 6, or 7 if it got
+        // step 6 done first) and the round cannot finish without it; then crash its renderer.
+        void tabs[1]!
+          .evaluate(() => {
+            while (Date.now() > 0) {
+              // spin
+            }
+          })
+          .catch(() => undefined);
+        setTimeout(() => void cdp.send('Page.crash').catch(() => undefined), 500);
+      }
+    });
+    const session = await env.coordinator.startRun(config);
+    await crashed;
+    const outcome = await session.done;
+    env.coordinator.events.off('worker-left', onLeft);
+    expect(outcome.status).toBe('finished');
+    expect(outcome.step).toBe(25);
+    expect(left.get(victim)).toMatch(/^disconnected: /);
+
+    const trained = samplesPerEpoch(updates);
+    const epochs = [...trained.keys()].sort((a, b) => a - b);
+    expect(epochs.length).toBeGreaterThanOrEqual(3);
+    for (const e of epochs.slice(0, -1)) {
+      const idx = trained.get(e) ?? [];
+      expect(idx.length, `epoch ${e}`).toBe(240);
+      expect(new Set(idx).size, `epoch ${e} distinct`).toBe(240);
+    }
+    // The crashed tab's slice went to the others; it never contributed after the crash.
+    const events = await env.coordinator.store.listEvents(session.runId);
+    expect(events.some((e) => e.kind === 'slice_reassigned' && e.workerId === victim)).toBe(true);
+    expect(updates.filter((u) => u.step > 7).every((u) => u.slices.every((sl) => sl.workerId !== victim))).toBe(true);
+    for (const p of [tabs[0]!, tabs[2]!]) expect((await waitForTabState(p, ['finished'])).stepsDone).toBeGreaterThan(7);
+  });
+
   it('pause leaves the run and resume rejoins it; no tensor leak between step 10 and step 300', async () => {
     const page = await openTab('pause-leak');
     const errors = collectPageErrors(page);
