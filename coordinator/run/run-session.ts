@@ -373,7 +373,7 @@ export class RunSession {
           step,
           agreement: a.agreement,
           reason: a.flagged
-            ? `gradients disagree with the rest of the fleet (smoothed cosine ${a.agreement.toFixed(3)} < 0.1): check this worker's backend`
+            ? `gradients disagree with the rest of the fleet (smoothed cosine ${a.agreement.toFixed(3)} < 0.1 while the others agree): check this worker's backend`
             : `gradients agree with the fleet again (smoothed cosine ${a.agreement.toFixed(3)})`,
         },
       });

@@ -6,6 +6,11 @@
  * an exponential moving average. Honest workers on disjoint slices of one batch point roughly the
  * same way (cosine well above 0); a zero or unrelated gradient sits near 0. With fewer than three
  * contributions the odd one out cannot be told apart, so nothing is observed.
+ *
+ * Low agreement alone is not enough: near convergence every worker's gradient is mostly sampling
+ * noise and all cosines drift towards 0. A worker is flagged only when it falls below the threshold
+ * while the other contributors, by their median, agree at least `gap` better than it does; once
+ * flagged it stays flagged until its own agreement is back above the threshold.
  */
 export interface AgreementOptions {
   /** EMA weight of the newest observation (default 0.2). */
@@ -14,6 +19,8 @@ export interface AgreementOptions {
   threshold?: number;
   /** Observations needed before a worker can be flagged (default 5). */
   minObservations?: number;
+  /** How much better the others' median agreement must be for a worker to be flagged (default 0.2). */
+  gap?: number;
 }
 
 /** A worker's agreement state after an update. */
@@ -45,6 +52,12 @@ export function cosineSimilarity(a: Float32Array, b: Float32Array): number {
   return dot / Math.sqrt(na * nb);
 }
 
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
 /**
  * Per-worker agreement tracker.
  * @example
@@ -55,12 +68,14 @@ export class GradientAgreementTracker {
   private readonly alpha: number;
   private readonly threshold: number;
   private readonly minObservations: number;
+  private readonly gap: number;
   private readonly state = new Map<string, { agreement: number; observations: number; flagged: boolean }>();
 
   constructor(opts: AgreementOptions = {}) {
     this.alpha = opts.alpha ?? 0.2;
     this.threshold = opts.threshold ?? 0.1;
     this.minObservations = opts.minObservations ?? 5;
+    this.gap = opts.gap ?? 0.2;
   }
 
   /**
@@ -73,7 +88,7 @@ export class GradientAgreementTracker {
     const totalWeight = contributions.reduce((a, c) => a + c.weight, 0);
     const sum = new Float64Array(n);
     for (const c of contributions) for (let i = 0; i < n; i++) sum[i]! += c.weight * c.values[i]!;
-    return contributions.map(({ workerId, values, weight }) => {
+    const observed = contributions.map(({ workerId, values, weight }) => {
       // cos(g, S - w g) where S is the weighted sum: the others' direction (their mean, unnormalised).
       let dot = 0;
       let ng = 0;
@@ -88,11 +103,14 @@ export class GradientAgreementTracker {
       const cosine = ng === 0 || no === 0 || totalWeight === weight ? 0 : dot / Math.sqrt(ng * no);
       const prev = this.state.get(workerId);
       const agreement = prev ? (1 - this.alpha) * prev.agreement + this.alpha * cosine : cosine;
-      const observations = (prev?.observations ?? 0) + 1;
-      const flagged = observations >= this.minObservations && agreement < this.threshold;
-      const changed = flagged !== (prev?.flagged ?? false);
-      this.state.set(workerId, { agreement, observations, flagged });
-      return { workerId, cosine, agreement, observations, flagged, changed };
+      return { workerId, cosine, agreement, observations: (prev?.observations ?? 0) + 1, wasFlagged: prev?.flagged ?? false };
+    });
+    return observed.map((o, i) => {
+      const others = observed.filter((_, j) => j !== i).map((x) => x.agreement);
+      const low = o.observations >= this.minObservations && o.agreement < this.threshold;
+      const flagged = low && (o.wasFlagged || median(others) - o.agreement >= this.gap);
+      this.state.set(o.workerId, { agreement: o.agreement, observations: o.observations, flagged });
+      return { workerId: o.workerId, cosine: o.cosine, agreement: o.agreement, observations: o.observations, flagged, changed: flagged !== o.wasFlagged };
     });
   }
 
