@@ -1,22 +1,17 @@
 /**
- * The measured side of the step-overhead bench: a real Coordinator in this process (127.0.0.1,
- * port 0, temp SQLite database) and real worker processes (worker-node/cli.ts), training a run
+ * The measured side of the step-overhead bench: a real Coordinator in this process (the integration
+ * harness's: 127.0.0.1, port 0, temp dir and database) and real worker processes (worker-node/cli.ts), training a run
  * for a fixed number of updates, then stopping it. Records when each update was applied, the
  * per-step traffic and the tracking-store calls in the steady-state window (after the warm-up
  * updates). An optional hook runs synchronously right after each applied update, before the
  * coordinator assigns the next one: the bench runs its in-process baseline step there, so that
  * baseline and fleet steps alternate under the same machine load without competing for the CPU.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
-import { Coordinator } from '../../coordinator/coordinator.ts';
-import { spawnLocalWorker, stopLocalWorkers } from '../../coordinator/local-workers.ts';
+import type { Coordinator } from '../../coordinator/coordinator.ts';
 import type { AppliedUpdate, RunOutcome } from '../../coordinator/run/run-session.ts';
 import type { RunConfig } from '../../core/config/run-config.ts';
-import { openDatabase, defaultDatabaseUrl, type Database } from '../../prisma/db.ts';
+import { startTestCoordinator } from '../../tests/integration/support/harness.ts';
 import { tapCoordinatorTraffic } from './coordinator-traffic-tap.ts';
 import { breakDownSteps, type StepBreakdown } from './step-breakdown.ts';
 import { timeStoreCalls, type StoreCallTimes } from './store-call-timer.ts';
@@ -58,29 +53,6 @@ export interface DistributedRunResult {
   workerBackends: string[];
   /** Workers that left (or lost their connection) while the run trained, with the coordinator's reason. */
   workerLeaves: { afterUpdates: number; workerId: string; reason: string }[];
-}
-
-/** Resolves when `count` workers are connected; rejects if a worker process exits first. */
-function waitForWorkers(c: Coordinator, count: number, procs: readonly ChildProcess[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const cleanup = () => {
-      c.events.off('worker-joined', check);
-      for (const p of procs) p.off('exit', onExit);
-    };
-    const onExit = (code: number | null, signal: string | null) => {
-      cleanup();
-      reject(new Error(`a bench worker process exited (${signal ?? code}) before ${count} workers joined`));
-    };
-    const check = () => {
-      if (c.workers().length >= count) {
-        cleanup();
-        resolve();
-      }
-    };
-    for (const p of procs) p.once('exit', onExit);
-    c.events.on('worker-joined', check);
-    check();
-  });
 }
 
 /**
@@ -141,23 +113,15 @@ export async function runDistributedTraining(opts: DistributedRunOptions): Promi
     throw new Error(`total_updates ${opts.config.total_updates} must exceed the ${opts.updates} updates the bench observes (it stops the run itself)`);
   }
   if (!(opts.warmup >= 1 && opts.warmup < opts.updates)) throw new Error(`warm-up ${opts.warmup} must be in [1, ${opts.updates - 1}]`);
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'crowdtrain-bench-'));
-  let db: Database | null = null;
-  let coordinator: Coordinator | null = null;
-  const procs: ChildProcess[] = [];
+  // The integration harness's coordinator: 127.0.0.1, port 0, its own temp dir and database.
+  const t = await startTestCoordinator({ workerNamePrefix: 'bench' });
+  const c = t.coordinator;
   try {
-    db = await openDatabase({ url: defaultDatabaseUrl(dataDir) });
-    const token = randomBytes(18).toString('base64url');
-    coordinator = await Coordinator.start({ port: 0, host: '127.0.0.1', dataDir, db, workerToken: token });
-    const c = coordinator;
     const tap = tapCoordinatorTraffic(c);
     const storeTimer = timeStoreCalls(c.store);
     try {
       const spawnedAt = performance.now();
-      for (let i = 0; i < opts.workers; i++) {
-        procs.push(spawnLocalWorker(i, { url: c.url, token, backend: opts.workerBackend, output: 'ignore', namePrefix: 'bench' }));
-      }
-      await waitForWorkers(c, opts.workers, procs);
+      const procs = await t.joinWorkers(opts.workers, opts.workerBackend);
       const workersJoinedMs = performance.now() - spawnedAt;
       const workerBackends = c.workers().map((w) => w.backend);
 
@@ -190,9 +154,6 @@ export async function runDistributedTraining(opts: DistributedRunOptions): Promi
       storeTimer.restore();
     }
   } finally {
-    await stopLocalWorkers(procs, 3000);
-    if (coordinator) await coordinator.close();
-    if (db) await db.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await t.cleanup();
   }
 }

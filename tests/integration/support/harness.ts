@@ -66,8 +66,11 @@ export interface TestCoordinator {
   cleanup(): Promise<void>;
 }
 
-/** Starts a coordinator for a test. Pass an existing dataDir to reopen a previous one (resume tests). */
-export async function startTestCoordinator(opts: { dataDir?: string; token?: string; stepTimeoutMs?: number } = {}): Promise<TestCoordinator> {
+/**
+ * Starts a coordinator for a test (or a bench) on 127.0.0.1, port 0, with its own database. Pass an
+ * existing dataDir to reopen a previous one (resume tests); `workerNamePrefix` names spawned workers.
+ */
+export async function startTestCoordinator(opts: { dataDir?: string; token?: string; workerNamePrefix?: string } = {}): Promise<TestCoordinator> {
   const dataDir = opts.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'crowdtrain-it-')));
   const db = await openDatabase({ url: await testDatabaseUrl(dataDir) });
   const token = opts.token ?? randomBytes(18).toString('base64url');
@@ -83,7 +86,7 @@ export async function startTestCoordinator(opts: { dataDir?: string; token?: str
     spawnWorkers(n, backend = 'cpu') {
       const start = workers.length;
       const made = Array.from({ length: n }, (_, i) =>
-        spawnLocalWorker(start + i, { url: coordinator.url, token, backend, output: process.env.CROWDTRAIN_TEST_WORKER_OUTPUT === '1' ? 'inherit' : 'ignore', namePrefix: 'it' }),
+        spawnLocalWorker(start + i, { url: coordinator.url, token, backend, output: process.env.CROWDTRAIN_TEST_WORKER_OUTPUT === '1' ? 'inherit' : 'ignore', namePrefix: opts.workerNamePrefix ?? 'it' }),
       );
       workers.push(...made);
       return made;
