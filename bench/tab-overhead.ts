@@ -2,7 +2,8 @@
  * `npm run bench -- tab-overhead` (or `npx tsx bench/tab-overhead.ts`): samples/s of one Chromium
  * tab training through crowdtrain (coordinator on this machine, params down and gradients up every
  * step, the optimizer applied by the coordinator) vs the same model trained with plain `model.fit`
- * in the same tab, on the same backend. Target ratio >= 0.8.
+ * in the same tab, on the same backend (timed before and after the crowdtrain run; the faster of
+ * the two is the baseline). Target ratio >= 0.8.
  *
  * Two cases, one browser and one coordinator:
  * - `default-cnn` (the headline, judged against the target): what a tab does when it joins the
@@ -14,11 +15,13 @@
  *
  * Env: BENCH_TAB_BACKEND (default webgl), BENCH_TAB_CASES (comma list, default `default-cnn,mlp`).
  */
+import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { validateRunConfig, type RunConfig } from '../core/config/run-config.ts';
 import type { AppliedUpdate } from '../coordinator/run/run-session.ts';
 import { launchChromium, startE2eCoordinator, waitForTabState, waitForWorkerCount, type E2eCoordinator } from '../tests/e2e/support/browser-harness.ts';
+import type { PlainFitResult } from '../app/_contribute/fit-baseline.ts';
 import type { BenchResult } from './bench-result.ts';
 import { benchRunConfig, loadRunConfigFile } from './support/bench-run-config.ts';
 import { tapCoordinatorTraffic } from './support/coordinator-traffic-tap.ts';
@@ -99,10 +102,24 @@ async function waitForTabRunEnd(page: Page, runId: string): Promise<void> {
   }, runId, { timeout: 120_000, polling: 100 });
 }
 
+/** Plain model.fit of the case's model, batch and optimizer in the tab, on the tab's backend. */
+function timePlainFit(page: Page, c: TabCase): Promise<PlainFitResult> {
+  return page.evaluate((req) => window.__crowdtrainContribute!.timePlainFit(req), {
+    model: c.config.model,
+    dataset: c.config.dataset,
+    batchSize: c.config.batch_size,
+    steps: c.timedUpdates,
+    warmupSteps: c.warmupUpdates,
+    lr: c.config.optimizer.lr,
+    seed: c.config.seed,
+  });
+}
+
 async function runCase(env: E2eCoordinator, page: Page, wire: WireEchoServer, c: TabCase): Promise<Record<string, unknown> & { ratio: number; crowdRate: number; plainRate: number; backend: string }> {
   const config = c.config;
   const wanted = c.warmupUpdates + c.timedUpdates;
   if (config.total_updates <= wanted) throw new Error(`case ${c.name}: total_updates ${config.total_updates} must exceed the ${wanted} updates the bench times`);
+  const plainBefore = await timePlainFit(page, c);
   const stamps: number[] = [];
   let runId = '';
   const onUpdate = (u: AppliedUpdate): void => {
@@ -128,15 +145,9 @@ async function runCase(env: E2eCoordinator, page: Page, wire: WireEchoServer, c:
   await waitForTabRunEnd(page, runId);
   const snap = await waitForTabState(page, ['finished']);
 
-  const plain = await page.evaluate((req) => window.__crowdtrainContribute!.timePlainFit(req), {
-    model: config.model,
-    dataset: config.dataset,
-    batchSize: config.batch_size,
-    steps: c.timedUpdates,
-    warmupSteps: c.warmupUpdates,
-    lr: config.optimizer.lr,
-    seed: config.seed,
-  });
+  const plainAfter = await timePlainFit(page, c);
+  // The baseline is the faster of the two plain runs: noise that slows one of them cannot flatter crowdtrain.
+  const plain = plainAfter.samplesPerSec >= plainBefore.samplesPerSec ? plainAfter : plainBefore;
   if (plain.backend !== snap.backend) throw new Error(`plain fit ran on ${plain.backend}, the tab trained on ${snap.backend}`);
   const fitStepMs = (plain.seconds * 1000) / c.timedUpdates;
 
@@ -157,6 +168,7 @@ async function runCase(env: E2eCoordinator, page: Page, wire: WireEchoServer, c:
     timedUpdates: c.timedUpdates,
     crowdStepMs,
     fitStepMs,
+    plainSamplesPerSecBeforeAfter: [plainBefore.samplesPerSec, plainAfter.samplesPerSec],
     bytesPerStepEachWay: stepBytes,
     breakdownMs: {
       workerCompute: summary(steady.map((s) => s.workerComputeMs)),
@@ -181,6 +193,7 @@ export default async function tabOverhead(): Promise<BenchResult> {
   let env: E2eCoordinator | null = null;
   let browser: Browser | null = null;
   let wire: WireEchoServer | null = null;
+  const loadBefore = loadavg()[0] ?? 0;
   try {
     wire = await startWireEchoServer();
     env = await startE2eCoordinator();
@@ -204,6 +217,7 @@ export default async function tabOverhead(): Promise<BenchResult> {
         headlineCase: headline.case,
         backend: headline.backend,
         adapter: ready.adapter,
+        loadAverage1mBeforeAfter: [loadBefore, loadavg()[0] ?? 0],
         cases: Object.fromEntries(results.map((r) => [r.case, r])),
       },
     };
