@@ -6,7 +6,8 @@ import { CHUNK_BYTES } from '../../core/protocol/version.ts';
 import { CrowdtrainError, toWireError, type ErrorCode } from '../../core/protocol/errors.ts';
 import { describeZodError, GradChunkSchema, GradCommitSchema, RunReadySchema, StepDeclineSchema, type AckResult } from '../../core/protocol/messages.ts';
 import { ChunkAssembler, splitIntoChunks } from '../../core/codec/chunking.ts';
-import { bytesToFloat32, float32ToBytes } from '../../core/codec/float-bytes.ts';
+import { bytesPerGradientValue, decodeGradientInto } from '../../core/codec/gradient-compression.ts';
+import { float32ToBytes } from '../../core/codec/float-bytes.ts';
 import { GradientComputer } from '../../core/models/gradient-computer.ts';
 import { datasetBatch, type Dataset } from '../../core/data/dataset.ts';
 import { loadDataset } from '../../core/data/dataset-spec.ts';
@@ -250,6 +251,7 @@ export class RunSession {
         model: this.config.model,
         dataset: this.config.dataset,
         paramCount: this.paramCount,
+        gradientCompression: this.config.gradient_compression,
       });
       if (!res.ok) throw new CrowdtrainError(res.error.code, res.error.message);
       const ready = RunReadySchema.safeParse(res);
@@ -334,12 +336,13 @@ export class RunSession {
     const msg = parsed.data;
     if (msg.runId !== this.runId) return;
     if (!w.grad || w.grad.step !== msg.step) {
-      const expected = this.paramCount * 4;
+      const compression = this.config.gradient_compression;
+      const expected = this.paramCount * bytesPerGradientValue(compression);
       w.grad = { step: msg.step, assembler: null, error: null, bytes: 0 };
       if (msg.totalBytes !== expected) {
         w.grad.error = new CrowdtrainError(
           'SHAPE_MISMATCH',
-          `gradient has ${msg.totalBytes / 4} values, expected ${this.paramCount}`,
+          `gradient has ${msg.totalBytes} bytes, expected ${expected} (${this.paramCount} values, gradient_compression ${compression})`,
         );
         return;
       }
@@ -409,12 +412,15 @@ export class RunSession {
     return this.contributionWrites;
   }
 
-  /** Copies an assembled gradient into the next free arena slot (or a fresh array if none is left). */
+  /** Decodes an assembled gradient into the next free arena slot (or a fresh array if none is left). */
   private decodeIntoSlot(assembler: ChunkAssembler): Float32Array {
-    if (!this.arena || this.nextSlot >= this.arena.slots || assembler.totalBytes !== this.paramCount * 4) return bytesToFloat32(assembler.result());
-    const slot = this.arena.slot(this.nextSlot++);
-    assembler.copyInto(new Uint8Array(slot.buffer, slot.byteOffset, slot.byteLength));
-    return slot;
+    const compression = this.config.gradient_compression;
+    const slot = this.arena && this.nextSlot < this.arena.slots ? this.arena.slot(this.nextSlot++) : new Float32Array(this.paramCount);
+    if (compression === 'none' && assembler.totalBytes === slot.byteLength) {
+      assembler.copyInto(new Uint8Array(slot.buffer, slot.byteOffset, slot.byteLength));
+      return slot;
+    }
+    return decodeGradientInto(assembler.result(), compression, slot);
   }
 
   private poison(w: WorkerState, step: number, err: CrowdtrainError): void {

@@ -1,3 +1,4 @@
+import { GRADIENT_COMPRESSIONS } from '../codec/gradient-compression.ts';
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { CrowdtrainError } from '../protocol/errors.ts';
@@ -40,6 +41,8 @@ export const RunConfigSchema = z
     max_grad_norm: z.number().positive().nullable().default(null),
     /** Updates with a larger L2 norm than this are rejected as malicious or broken. */
     max_update_norm: z.number().positive().default(1e6),
+    /** How workers send gradients: float32 (`none`), or 16-bit `fp16` / `bf16` (half the bytes, lossy). */
+    gradient_compression: z.enum(GRADIENT_COMPRESSIONS).default('none'),
     eval_every: z.number().int().positive().default(100),
     checkpoint_every: z.number().int().positive().default(200),
     /** Wall-clock budget; the run checkpoints and stops gracefully before it runs out. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ErrorCode } from './errors.ts';
 import { MAX_MESSAGE_BYTES } from './version.ts';
+import { GRADIENT_COMPRESSIONS } from '../codec/gradient-compression.ts';
 
 /**
  * Binary payload as it arrives from socket.io: a Node Buffer (a Uint8Array) on the server,
@@ -63,6 +64,8 @@ export const RunAssignSchema = z.object({
   dataset: z.unknown(),
   /** Total number of float32 parameters; the worker's model must have exactly this many. */
   paramCount: z.number().int().positive(),
+  /** How the worker encodes its gradients (`none` = float32). */
+  gradientCompression: z.enum(GRADIENT_COMPRESSIONS),
 });
 /** Run assignment. */
 export type RunAssign = z.input<typeof RunAssignSchema>;

@@ -1,5 +1,5 @@
 /** Version of the worker <-> coordinator wire protocol. Bumped on any incompatible change. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Largest Socket.io message the coordinator accepts (bytes); larger payloads are chunked. */
 export const MAX_MESSAGE_BYTES = 2 * 1024 * 1024;

@@ -11,7 +11,8 @@ import {
   type RunReady,
 } from '../protocol/messages.ts';
 import { ChunkAssembler, splitIntoChunks } from '../codec/chunking.ts';
-import { bytesToFloat32, float32ToBytes } from '../codec/float-bytes.ts';
+import { bytesToFloat32 } from '../codec/float-bytes.ts';
+import { encodeGradient, type GradientCompression } from '../codec/gradient-compression.ts';
 import { GradientComputer } from '../models/gradient-computer.ts';
 import { ModelSpecSchema, type ModelSpec } from '../models/model-spec.ts';
 import { DatasetSpecSchema, type DatasetSpec } from '../data/dataset-spec.ts';
@@ -47,6 +48,7 @@ export interface WorkerSessionOptions {
 
 interface ActiveRun {
   runId: string;
+  compression: GradientCompression;
   computer: GradientComputer;
   train: Dataset;
   paramsVersion: number;
@@ -138,7 +140,7 @@ export class WorkerSession {
           `model built here has ${computer.layout.totalSize} parameters, the coordinator's has ${msg.paramCount}`,
         );
       }
-      this.run = { runId: msg.runId, computer, train, paramsVersion: -1, assembling: null, latest: null };
+      this.run = { runId: msg.runId, compression: msg.gradientCompression, computer, train, paramsVersion: -1, assembling: null, latest: null };
       return { ok: true, runId: msg.runId, paramCount: msg.paramCount, datasetSize: train.size, backend };
     } catch (err) {
       this.opts.onError?.(err);
@@ -194,7 +196,7 @@ export class WorkerSession {
       tf.dispose([xs, ys]);
     }
     const computeMs = nowMs() - started;
-    const bytes = float32ToBytes(result.grads);
+    const bytes = encodeGradient(result.grads, run.compression);
     const chunks = splitIntoChunks(bytes, CHUNK_BYTES);
     chunks.forEach((chunk, index) => {
       this.opts.transport.sendGradChunk({

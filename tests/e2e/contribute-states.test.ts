@@ -64,6 +64,26 @@ describe.skipIf(!hasChromium)('/contribute page states', () => {
     expect(errors).toEqual([]);
     await page.close();
   });
+  it('a tab trains a run with gradient_compression: fp16, sending 2 bytes per parameter', async () => {
+    const page = await browser.newPage();
+    const errors = collectPageErrors(page);
+    await page.goto(env.contributeUrl({ backend: 'webgl', name: 'tab-fp16' }));
+    await waitForTabState(page, ['waiting']);
+    await waitForWorkerCount(env.coordinator, 1);
+    const session = await env.coordinator.startRun(validateRunConfig(syntheticConfig({ name: 'e2e-fp16', total_updates: 6, min_workers: 1, gradient_compression: 'fp16' })));
+    expect((await session.done).status).toBe('finished');
+    const snap = await waitForTabState(page, ['finished']);
+    expect(snap.stepsDone).toBe(6);
+    const paramCount = snap.bytesReceived / snap.stepsDone / 4;
+    expect(snap.bytesSent / snap.stepsDone).toBe(paramCount * 2);
+    const bytesIn = (await env.coordinator.store.getMetricHistory(session.runId, 'bytes_in')).map((p) => p.value);
+    expect(bytesIn).toEqual(new Array<number>(6).fill(paramCount * 2));
+    const rejected = (await env.coordinator.store.listEvents(session.runId)).filter((e) => e.kind === 'update_rejected');
+    expect(rejected).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('WASM tab: the binaries come from the coordinator; the data set is downloaded once, then read from the Cache API after a reload', async () => {
     const page = await browser.newPage();
     const errors = collectPageErrors(page);

@@ -24,7 +24,7 @@ describe('run config', () => {
 
   it('fills defaults', () => {
     const cfg = validateRunConfig(minimal);
-    expect(cfg).toMatchObject({ name: 'run', experiment: 'default', seed: 42, eval_every: 100, checkpoint_every: 200, min_workers: 1, max_grad_norm: null, time_limit: null });
+    expect(cfg).toMatchObject({ name: 'run', experiment: 'default', seed: 42, eval_every: 100, checkpoint_every: 200, min_workers: 1, max_grad_norm: null, time_limit: null, gradient_compression: 'none' });
     expect(cfg.lr_schedule).toEqual({ type: 'constant' });
   });
 
@@ -35,6 +35,8 @@ describe('run config', () => {
     expect(() => validateRunConfig({ ...minimal, total_updates: 1.5 })).toThrow(/total_updates/);
     expect(() => validateRunConfig({ ...minimal, bacth_size: 3 })).toThrow(/bacth_size/);
     expect(() => validateRunConfig({ ...minimal, time_limit: 'tomorrow' })).toThrow(/time_limit.*HH:MM:SS/);
+    expect(() => validateRunConfig({ ...minimal, gradient_compression: 'int4' })).toThrow(/gradient_compression.*none.*fp16.*bf16/);
+    expect(validateRunConfig({ ...minimal, gradient_compression: 'bf16' }).gradient_compression).toBe('bf16');
     try {
       validateRunConfig({ ...minimal, model: { type: 'cnn', conv: [{ filters: -1, kernel_size: 3 }] } });
       expect.unreachable();

@@ -5,6 +5,7 @@ import { WorkerSession } from '../../../core/worker/worker-session.ts';
 import type { WorkerTransport } from '../../../core/worker/worker-transport.ts';
 import type { AckResult, GradChunk, GradCommit, ParamsChunk, RunAssign, RunReady, StepAssign, StepDecline } from '../../../core/protocol/messages.ts';
 import { loadDataset } from '../../../core/data/dataset-spec.ts';
+import { encodeGradient } from '../../../core/codec/gradient-compression.ts';
 import { GradientComputer } from '../../../core/models/gradient-computer.ts';
 import { parseModelSpec } from '../../../core/models/model-spec.ts';
 import { float32ToBytes } from '../../../core/codec/float-bytes.ts';
@@ -65,7 +66,7 @@ describe('WorkerSession (the shared worker loop)', () => {
     const { train } = await loadDataset(dataset);
     const session = new WorkerSession({ transport: t, loadTrainSet: () => Promise.resolve(train), onError: (e) => errors.push(e) });
     const ref = GradientComputer.create(model, { inputShape: [6], numClasses: 3, seed: 9 });
-    const ready = await t.assign({ runId: 'r1', name: 'x', seed: 9, model, dataset, paramCount: ref.layout.totalSize });
+    const ready = await t.assign({ runId: 'r1', name: 'x', seed: 9, model, dataset, paramCount: ref.layout.totalSize, gradientCompression: 'none' });
     expect(ready).toMatchObject({ ok: true, runId: 'r1', paramCount: ref.layout.totalSize, datasetSize: 64 });
 
     const params = ref.getParams();
@@ -104,18 +105,46 @@ describe('WorkerSession (the shared worker loop)', () => {
     ref.dispose();
   });
 
+  it('sends the gradient in the run\'s compression: 2 bytes per value for fp16 and bf16, equal to encoding the direct computation', async () => {
+    await tf.setBackend('cpu');
+    const { train } = await loadDataset(dataset);
+    const ref = GradientComputer.create(model, { inputShape: [6], numClasses: 3, seed: 4 });
+    const params = ref.getParams();
+    const indices = new Uint32Array([1, 5, 9, 33]);
+    const xs = tf.tensor2d(Array.from(indices).map((i) => Array.from(train.features.subarray(i * 6, i * 6 + 6))));
+    const ys = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Array.from(indices).map((i) => train.labels[i] ?? 0), 'int32'), 3), 'float32'));
+    const direct = ref.computeGradients(xs, ys);
+    tf.dispose([xs, ys]);
+    for (const compression of ['fp16', 'bf16'] as const) {
+      const t = new LoopbackTransport();
+      const session = new WorkerSession({ transport: t, loadTrainSet: () => Promise.resolve(train) });
+      await t.assign({ runId: 'rc', name: 'x', seed: 4, model, dataset, paramCount: ref.layout.totalSize, gradientCompression: compression });
+      sendParams(t, 'rc', 0, params);
+      const commit = t.nextCommit();
+      t.step({ runId: 'rc', step: 0, epoch: 0, paramsVersion: 0, indices: new Uint8Array(indices.buffer) });
+      await commit;
+      const sent = t.chunks.map((c) => c.bytes as Uint8Array);
+      expect(t.chunks[0]?.totalBytes).toBe(ref.layout.totalSize * 2);
+      const joined = new Uint8Array(sent.reduce((a, b) => a + b.byteLength, 0));
+      sent.reduce((o, b) => (joined.set(b, o), o + b.byteLength), 0);
+      expect(Array.from(joined)).toEqual(Array.from(encodeGradient(direct.grads, compression)));
+      session.dispose();
+    }
+    ref.dispose();
+  });
+
   it('refuses a step whose params version it does not have, and a run whose model does not match', async () => {
     await tf.setBackend('cpu');
     const t = new LoopbackTransport();
     const errors: Error[] = [];
     const { train } = await loadDataset(dataset);
     const session = new WorkerSession({ transport: t, loadTrainSet: () => Promise.resolve(train), onError: (e) => errors.push(e as Error) });
-    const bad = await t.assign({ runId: 'r2', name: 'x', seed: 1, model, dataset, paramCount: 5 });
+    const bad = await t.assign({ runId: 'r2', name: 'x', seed: 1, model, dataset, paramCount: 5, gradientCompression: 'none' });
     expect(bad).toMatchObject({ ok: false, error: { code: 'SHAPE_MISMATCH' } });
-    const malformed = await t.assign({ runId: '', name: 'x', seed: -1, model, dataset, paramCount: 0 });
+    const malformed = await t.assign({ runId: '', name: 'x', seed: -1, model, dataset, paramCount: 0, gradientCompression: 'none' });
     expect(malformed).toMatchObject({ ok: false, error: { code: 'INVALID_MESSAGE' } });
     const gc = GradientComputer.create(model, { inputShape: [6], numClasses: 3, seed: 1 });
-    await t.assign({ runId: 'r2', name: 'x', seed: 1, model, dataset, paramCount: gc.layout.totalSize });
+    await t.assign({ runId: 'r2', name: 'x', seed: 1, model, dataset, paramCount: gc.layout.totalSize, gradientCompression: 'none' });
     t.step({ runId: 'r2', step: 0, epoch: 0, paramsVersion: 3, indices: new Uint8Array(new Uint32Array([1]).buffer) });
     await new Promise<void>((r) => setImmediate(r));
     await new Promise<void>((r) => setImmediate(r));
