@@ -5,19 +5,21 @@
  * in the same tab, on the same backend (timed before and after the crowdtrain run; the faster of
  * the two is the baseline). Target ratio >= 0.8.
  *
- * Two cases, one browser and one coordinator:
+ * Three cases, one browser and one coordinator:
  * - `default-cnn` (the headline, judged against the target): what a tab does when it joins the
  *   default experiment — the model, optimizer and per-worker batch of `configs/mnist-cnn.yaml`.
  * - `mlp`: a 784-256-128-10 MLP at batch 128, a communication-bound case (235k parameters,
- *   940 KB each way per step, for little compute), reported with its own ratio and pass.
+ *   940 KB each way per step, for little compute), reported with its own ratio and pass; and
+ *   `mlp-fp16`, the same with `gradient_compression: fp16` (half the bytes up).
  * For each case the tab also times moving the same bytes over a bare WebSocket, which gives the
  * wire floor: the best ratio any per-step exchange of parameters and gradients could reach here.
  *
- * Env: BENCH_TAB_BACKEND (default webgl), BENCH_TAB_CASES (comma list, default `default-cnn,mlp`).
+ * Env: BENCH_TAB_BACKEND (default webgl), BENCH_TAB_CASES (comma list, default `default-cnn,mlp,mlp-fp16`).
  */
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
+import type { GradientCompression } from '../core/codec/gradient-compression.ts';
 import { validateRunConfig, type RunConfig } from '../core/config/run-config.ts';
 import type { AppliedUpdate } from '../coordinator/run/run-session.ts';
 import { launchChromium, startE2eCoordinator, waitForTabState, waitForWorkerCount, type E2eCoordinator } from '../tests/e2e/support/browser-harness.ts';
@@ -55,14 +57,17 @@ async function defaultCnnCase(): Promise<TabCase> {
   };
 }
 
-function mlpCase(): Promise<TabCase> {
+function mlpCase(compression: GradientCompression): Promise<TabCase> {
   const warmupUpdates = 10;
   const timedUpdates = 60;
   return Promise.resolve({
-    name: 'mlp',
-    what: 'MLP 784-256-128-10 at batch 128, Adam: communication-bound (940 KB each way per step)',
+    name: compression === 'none' ? 'mlp' : `mlp-${compression}`,
+    what:
+      compression === 'none'
+        ? 'MLP 784-256-128-10 at batch 128, Adam: communication-bound (940 KB each way per step)'
+        : `the same MLP with gradient_compression: ${compression} (470 KB of gradient up, 940 KB of parameters down per step)`,
     config: validateRunConfig({
-      name: 'bench-tab-mlp',
+      name: `bench-tab-mlp-${compression}`,
       experiment: 'bench',
       seed: 7,
       model: { type: 'mlp', hidden: [256, 128] },
@@ -73,16 +78,17 @@ function mlpCase(): Promise<TabCase> {
       eval_every: 1_000_000,
       checkpoint_every: 1_000_000,
       min_workers: 1,
+      gradient_compression: compression,
     }),
     warmupUpdates,
     timedUpdates,
   });
 }
 
-const CASES: Record<string, () => Promise<TabCase>> = { 'default-cnn': defaultCnnCase, mlp: mlpCase };
+const CASES: Record<string, () => Promise<TabCase>> = { 'default-cnn': defaultCnnCase, mlp: () => mlpCase('none'), 'mlp-fp16': () => mlpCase('fp16') };
 
 function selectedCases(): Promise<TabCase[]> {
-  const names = (process.env.BENCH_TAB_CASES ?? 'default-cnn,mlp').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names = (process.env.BENCH_TAB_CASES ?? 'default-cnn,mlp,mlp-fp16').split(',').map((s) => s.trim()).filter((s) => s !== '');
   const unknown = names.filter((n) => !(n in CASES));
   if (unknown.length > 0 || names.length === 0) {
     throw new Error(`BENCH_TAB_CASES=${process.env.BENCH_TAB_CASES ?? ''}: unknown case(s) ${unknown.join(', ') || '(none given)'}; known: ${Object.keys(CASES).join(', ')}`);
@@ -152,8 +158,9 @@ async function runCase(env: E2eCoordinator, page: Page, wire: WireEchoServer, c:
   const fitStepMs = (plain.seconds * 1000) / c.timedUpdates;
 
   const steady = breakDownSteps(tap.records()).filter((s) => s.step >= c.warmupUpdates);
-  const stepBytes = steady[0]?.bytesIn ?? Number.NaN;
-  const wireTimes = await page.evaluate((req) => window.__crowdtrainContribute!.timeWebSocketTransfer(req), { url: wire.url, bytes: stepBytes, reps: 15 });
+  const bytesUp = steady[0]?.bytesIn ?? Number.NaN;
+  const bytesDown = steady[0]?.bytesOut ?? Number.NaN;
+  const wireTimes = await page.evaluate((req) => window.__crowdtrainContribute!.timeWebSocketTransfer(req), { url: wire.url, uploadBytes: bytesUp, downloadBytes: bytesDown, reps: 15 });
   const floorStepMs = fitStepMs + wireTimes.uploadMs + wireTimes.downloadMs;
   const ratio = crowdRate / plain.samplesPerSec;
   return {
@@ -169,7 +176,7 @@ async function runCase(env: E2eCoordinator, page: Page, wire: WireEchoServer, c:
     crowdStepMs,
     fitStepMs,
     plainSamplesPerSecBeforeAfter: [plainBefore.samplesPerSec, plainAfter.samplesPerSec],
-    bytesPerStepEachWay: stepBytes,
+    bytesPerStep: { up: bytesUp, down: bytesDown },
     breakdownMs: {
       workerCompute: summary(steady.map((s) => s.workerComputeMs)),
       transport: summary(steady.map((s) => s.transportMs)),

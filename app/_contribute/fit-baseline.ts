@@ -62,13 +62,15 @@ export async function timePlainFit(baseUrl: string, req: PlainFitRequest): Promi
 export interface WireTimingRequest {
   /** ws:// URL of an echo server that answers a binary message with its length, and a text message `give N` with N bytes. */
   url: string;
-  /** Bytes moved each way (one step's parameters down, its gradient up). */
-  bytes: number;
+  /** Bytes moved up (one step's gradient, as encoded on the wire). */
+  uploadBytes: number;
+  /** Bytes moved down (one step's parameters). */
+  downloadBytes: number;
   /** Timed round trips per direction (after 3 untimed ones). */
   reps: number;
 }
 
-/** Medians (ms) of moving `bytes` up (tab -> server) and down (server -> tab) on a bare WebSocket. */
+/** Medians (ms) of moving the bytes up (tab -> server) and down (server -> tab) on a bare WebSocket. */
 export interface WireTimingResult {
   uploadMs: number;
   downloadMs: number;
@@ -100,8 +102,8 @@ export async function timeWebSocketTransfer(req: WireTimingRequest): Promise<Wir
     return times[Math.floor(times.length / 2)] ?? Number.NaN;
   };
   try {
-    const uploadMs = await medianOf(new Uint8Array(req.bytes).fill(1));
-    const downloadMs = await medianOf(`give ${req.bytes}`);
+    const uploadMs = await medianOf(new Uint8Array(req.uploadBytes).fill(1));
+    const downloadMs = await medianOf(`give ${req.downloadBytes}`);
     return { uploadMs, downloadMs };
   } finally {
     ws.close();
