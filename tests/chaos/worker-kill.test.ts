@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { validateRunConfig } from '../../core/config/run-config.ts';
 import type { AppliedUpdate } from '../../coordinator/run/run-session.ts';
 import { startTestCoordinator, syntheticConfig, type TestCoordinator } from '../integration/support/harness.ts';
+import { expectEveryEpochCoversEachSampleOnce } from '../integration/support/epoch-coverage.ts';
 
 let t: TestCoordinator | null = null;
 afterEach(async () => {
@@ -29,19 +30,7 @@ describe('a worker killed with SIGKILL mid-run', () => {
     // After the kill only two workers contribute.
     expect(updates.at(-1)?.slices).toHaveLength(2);
 
-    const trained = new Map<number, number[]>();
-    for (const u of updates) {
-      const list = trained.get(u.epoch) ?? [];
-      for (const s of u.slices) list.push(...s.indices);
-      trained.set(u.epoch, list);
-    }
-    const epochs = [...trained.keys()].sort((a, b) => a - b);
-    expect(epochs.length).toBeGreaterThanOrEqual(4);
-    for (const e of epochs.slice(0, -1)) {
-      const idx = trained.get(e) ?? [];
-      expect(idx.length, `epoch ${e}`).toBe(240);
-      expect(new Set(idx).size, `epoch ${e} distinct`).toBe(240);
-    }
+    expectEveryEpochCoversEachSampleOnce(updates, 240, 4);
 
     const events = await t.coordinator.store.listEvents(session.runId);
     const kinds = events.map((e) => e.kind);

@@ -3,6 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { validateRunConfig } from '../../core/config/run-config.ts';
 import type { AppliedUpdate } from '../../coordinator/run/run-session.ts';
 import { syntheticConfig } from '../integration/support/harness.ts';
+import { expectEveryEpochCoversEachSampleOnce } from '../integration/support/epoch-coverage.ts';
 import {
   chromiumAvailable,
   collectPageErrors,
@@ -54,16 +55,6 @@ async function openTab(name: string, backend = 'webgl'): Promise<Page> {
   return page;
 }
 
-function samplesPerEpoch(updates: AppliedUpdate[]): Map<number, number[]> {
-  const trained = new Map<number, number[]>();
-  for (const u of updates) {
-    const list = trained.get(u.epoch) ?? [];
-    for (const s of u.slices) list.push(...s.indices);
-    trained.set(u.epoch, list);
-  }
-  return trained;
-}
-
 describe.skipIf(!hasChromium)('tabs that leave, pause and come back', () => {
   it('a tab closed mid-run: the run continues, every sample is trained once per epoch; a new tab joins mid-run at the current params and paused tabs rejoin', async () => {
     const tabs = [await openTab('close-1'), await openTab('close-2'), await openTab('close-3')];
@@ -96,14 +87,7 @@ describe.skipIf(!hasChromium)('tabs that leave, pause and come back', () => {
     expect(outcome.step).toBe(40);
     expect(left.length).toBeGreaterThanOrEqual(3); // the closed tab and the two pauses
 
-    const trained = samplesPerEpoch(updates);
-    const epochs = [...trained.keys()].sort((a, b) => a - b);
-    expect(epochs.length).toBeGreaterThanOrEqual(4);
-    for (const e of epochs.slice(0, -1)) {
-      const idx = trained.get(e) ?? [];
-      expect(idx.length, `epoch ${e}`).toBe(240);
-      expect(new Set(idx).size, `epoch ${e} distinct`).toBe(240);
-    }
+    expectEveryEpochCoversEachSampleOnce(updates, 240, 4);
     const events = await env.coordinator.store.listEvents(session.runId);
     expect(events.some((e) => e.kind === 'slice_reassigned')).toBe(true);
 
@@ -151,14 +135,7 @@ describe.skipIf(!hasChromium)('tabs that leave, pause and come back', () => {
     expect(outcome.step).toBe(25);
     expect(left.get(victim)).toMatch(/^disconnected: /);
 
-    const trained = samplesPerEpoch(updates);
-    const epochs = [...trained.keys()].sort((a, b) => a - b);
-    expect(epochs.length).toBeGreaterThanOrEqual(3);
-    for (const e of epochs.slice(0, -1)) {
-      const idx = trained.get(e) ?? [];
-      expect(idx.length, `epoch ${e}`).toBe(240);
-      expect(new Set(idx).size, `epoch ${e} distinct`).toBe(240);
-    }
+    expectEveryEpochCoversEachSampleOnce(updates, 240, 3);
     // The crashed tab's slice went to the others; it never contributed after the crash.
     const events = await env.coordinator.store.listEvents(session.runId);
     expect(events.some((e) => e.kind === 'slice_reassigned' && e.workerId === victim)).toBe(true);
