@@ -12,7 +12,9 @@
  *   940 KB each way per step, for little compute), reported with its own ratio and pass; and
  *   `mlp-fp16`, the same with `gradient_compression: fp16` (half the bytes up).
  * For each case the tab also times moving the same bytes over a bare WebSocket, which gives the
- * wire floor: the best ratio any per-step exchange of parameters and gradients could reach here.
+ * wire-bound estimate: the ratio a tab would reach whose step is a plain fit step plus the bare
+ * transfers. It is an estimate, not a bound: the tab does not run the optimizer (the coordinator
+ * does), so a case can beat it.
  *
  * Env: BENCH_TAB_BACKEND (default webgl), BENCH_TAB_CASES (comma list, default `default-cnn,mlp,mlp-fp16`).
  */
@@ -71,7 +73,9 @@ function mlpCase(compression: GradientCompression): Promise<TabCase> {
       experiment: 'bench',
       seed: 7,
       model: { type: 'mlp', hidden: [256, 128] },
-      dataset: { name: 'mnist', train_size: 8000 },
+      // 60 full batches per epoch: no short last batch, whose new shape makes WebGL compile its
+      // shaders again (a one-time 0.5-0.6 s stall that plain fit, which never meets it, would not pay).
+      dataset: { name: 'mnist', train_size: 7680 },
       optimizer: { name: 'adam', lr: 0.001 },
       batch_size: 128,
       total_updates: warmupUpdates + timedUpdates + 1,
@@ -161,7 +165,7 @@ async function runCase(env: E2eCoordinator, page: Page, wire: WireEchoServer, c:
   const bytesUp = steady[0]?.bytesIn ?? Number.NaN;
   const bytesDown = steady[0]?.bytesOut ?? Number.NaN;
   const wireTimes = await page.evaluate((req) => window.__crowdtrainContribute!.timeWebSocketTransfer(req), { url: wire.url, uploadBytes: bytesUp, downloadBytes: bytesDown, reps: 15 });
-  const floorStepMs = fitStepMs + wireTimes.uploadMs + wireTimes.downloadMs;
+  const wireBoundStepMs = fitStepMs + wireTimes.uploadMs + wireTimes.downloadMs;
   const ratio = crowdRate / plain.samplesPerSec;
   return {
     case: c.name,
@@ -186,10 +190,13 @@ async function runCase(env: E2eCoordinator, page: Page, wire: WireEchoServer, c:
     bareWebSocketMs: wireTimes,
     /** The tab's compute per timed step, in order: a spike is a one-time stall (e.g. shaders compiled for the epoch's short last batch). */
     workerComputeMsPerStep: steady.map((s) => Math.round(s.workerComputeMs)),
-    /** Best ratio a per-step exchange of these bytes could reach here: fit step / (fit step + bare upload + bare download). */
-    wireFloorRatio: fitStepMs / floorStepMs,
-    /** How close crowdtrain gets to that floor: (fit step + bare transfers) / crowdtrain step. */
-    fractionOfWireFloor: floorStepMs / crowdStepMs,
+    /**
+     * fit step / (fit step + bare upload + bare download): the ratio of a tab whose step were a fit
+     * step plus the bare transfers. An estimate: the tab skips the optimizer, so it can beat it.
+     */
+    wireBoundRatio: fitStepMs / wireBoundStepMs,
+    /** (fit step + bare transfers) / crowdtrain step: how close crowdtrain gets to that estimate. */
+    fractionOfWireBound: wireBoundStepMs / crowdStepMs,
   };
 }
 

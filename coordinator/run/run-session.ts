@@ -376,7 +376,7 @@ export class RunSession {
           step,
           agreement: a.agreement,
           reason: a.flagged
-            ? `gradients disagree with the rest of the fleet (smoothed cosine ${a.agreement.toFixed(3)} < 0.1 while the others agree): check this worker's backend`
+            ? `gradients disagree with the rest of the fleet (smoothed cosine ${a.agreement.toFixed(3)} < ${this.agreement.threshold} while the others agree): check this worker's backend`
             : `gradients agree with the fleet again (smoothed cosine ${a.agreement.toFixed(3)})`,
         },
       });
@@ -458,13 +458,21 @@ export class RunSession {
       if (!g.assembler?.complete) throw new CrowdtrainError('INVALID_MESSAGE', `gradient for step ${msg.step} is incomplete`);
       const values = this.decodeIntoSlot(g.assembler);
       w.grad = null;
-      validateUpdate(values, {
-        expectedLength: this.paramCount,
-        maxNorm: this.config.max_update_norm,
-        paramsVersion: msg.paramsVersion,
-        currentVersion: this.machine.step,
-        maxStaleness: 0,
-      });
+      try {
+        validateUpdate(values, {
+          expectedLength: this.paramCount,
+          maxNorm: this.config.max_update_norm,
+          paramsVersion: msg.paramsVersion,
+          currentVersion: this.machine.step,
+          maxStaleness: 0,
+        });
+      } catch (err) {
+        // An fp16 gradient value beyond +-65504 arrives as Infinity: say why, and what to do.
+        if (this.config.gradient_compression === 'fp16' && err instanceof CrowdtrainError && err.code === 'NON_FINITE' && /Infinity/.test(err.message)) {
+          throw new CrowdtrainError('NON_FINITE', `${err.message} (fp16 holds magnitudes up to 65504; use gradient_compression: bf16 for larger gradients)`);
+        }
+        throw err;
+      }
       if (!Number.isFinite(msg.loss)) throw new CrowdtrainError('NON_FINITE', `reported loss is ${msg.loss}`);
       this.grads.set(workerId, values);
       this.addDelta(workerId, { bytesIn: g.bytes });

@@ -66,7 +66,8 @@ function median(xs: readonly number[]): number {
  */
 export class GradientAgreementTracker {
   private readonly alpha: number;
-  private readonly threshold: number;
+  /** A worker is flagged below this smoothed agreement (when the others agree better by `gap`). */
+  readonly threshold: number;
   private readonly minObservations: number;
   private readonly gap: number;
   private readonly state = new Map<string, { agreement: number; observations: number; flagged: boolean }>();

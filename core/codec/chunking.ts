@@ -28,8 +28,9 @@ export interface ChunkAssemblerLimits {
  * Chunk `i` holds the bytes that follow chunk `i-1` (as produced by {@link splitIntoChunks}).
  * Rejects out-of-range or duplicate indices (INVALID_MESSAGE), bytes beyond the announced
  * total (OVERSIZED) and a complete set whose sizes do not add up to the total (SHAPE_MISMATCH).
- * Chunks are held by reference until {@link ChunkAssembler.result} copies them once into the
- * payload, so the caller must not reuse a chunk's buffer before then.
+ * Chunks are held by reference: {@link ChunkAssembler.copyInto} and a multi-chunk
+ * {@link ChunkAssembler.result} copy them, a single-chunk result IS the chunk. The caller must not
+ * reuse a chunk's buffer while the assembler or a single-chunk result is in use.
  * @example
  * const asm = new ChunkAssembler(totalBytes, chunkCount);
  * asm.add(0, chunk0); asm.add(1, chunk1);

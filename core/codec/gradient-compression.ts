@@ -3,8 +3,10 @@
  * Horovod's fp16 compression): a worker sends half the bytes, the coordinator decodes to float32
  * before validation and the reduce. Master parameters and optimizer state stay float32.
  *
- * - `fp16` (IEEE binary16): 11 significant bits (relative rounding error <= 2^-11), range
- *   +-65504; finite values beyond it saturate to +-65504, magnitudes below 2^-24 flush to zero.
+ * - `fp16` (IEEE binary16): 11 significant bits (relative rounding error <= 2^-11 for magnitudes
+ *   from 2^-14 to 65504; absolute error <= 2^-25 below 2^-14, where values lose precision and
+ *   flush to zero under 2^-25). Beyond the range a value overflows to +-Infinity, as IEEE rounding
+ *   does, so the coordinator rejects the update as NON_FINITE (use bf16 for such gradients).
  * - `bf16` (bfloat16): float32's range, 8 significant bits (relative error <= 2^-8).
  * Both round to nearest, ties to even; NaN and +-Infinity survive, so update validation still
  * rejects a broken gradient. Byte order is the platform's, like the float32 payloads.
@@ -25,7 +27,7 @@ export function bytesPerGradientValue(c: GradientCompression): number {
 export const FLOAT16_MAX = 65504;
 
 /**
- * float32 -> binary16 bits, round to nearest even; finite overflow saturates to +-65504.
+ * float32 -> binary16 bits, round to nearest even; beyond +-65504 (after rounding) +-Infinity.
  * @example encodeFloat16(new Float32Array([1, -2.5]))[0]; // 0x3c00
  */
 export function encodeFloat16(src: Float32Array, out: Uint16Array = new Uint16Array(src.length)): Uint16Array {
@@ -42,12 +44,13 @@ export function encodeFloat16(src: Float32Array, out: Uint16Array = new Uint16Ar
     } else {
       const e = exp - 112; // binary16 biased exponent
       if (e >= 0x1f) {
-        h = sign | 0x7bff;
+        h = sign | 0x7c00;
       } else if (e > 0) {
         h = (e << 10) | (mant >>> 13);
         const rest = mant & 0x1fff;
-        if (rest > 0x1000 || (rest === 0x1000 && (h & 1) === 1)) h += 1; // may carry into the exponent
-        h = sign | (h >= 0x7c00 ? 0x7bff : h);
+        // May carry into the exponent, up to 0x7c00 (Infinity) just above 65504: IEEE overflow.
+        if (rest > 0x1000 || (rest === 0x1000 && (h & 1) === 1)) h += 1;
+        h = sign | h;
       } else if (e >= -10) {
         // Subnormal: value = m * 2^(exp - 150) = hm * 2^-24.
         const m = mant | 0x800000;
@@ -139,8 +142,13 @@ export function decodeGradientInto(bytes: Uint8Array, c: GradientCompression, ou
     new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes);
     return out;
   }
-  // Uint16Array needs 2-byte alignment; a view of a socket buffer may not have it.
-  const aligned = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
+  // Uint16Array needs 2-byte alignment; a view of a socket buffer may not have it. (A Node Buffer's
+  // slice() is a view, not a copy, so copy explicitly.)
+  let aligned = bytes;
+  if (bytes.byteOffset % 2 !== 0) {
+    aligned = new Uint8Array(bytes.byteLength);
+    aligned.set(bytes);
+  }
   const half = new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 2);
   return c === 'fp16' ? decodeFloat16(half, out) : decodeBfloat16(half, out);
 }

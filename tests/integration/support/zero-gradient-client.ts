@@ -14,8 +14,16 @@ export interface ZeroGradientClient {
   close(): void;
 }
 
-/** Connects, says hello as a browser tab named `name`, and answers every step with zeros. */
-export async function joinZeroGradientClient(url: string, token: string, name = 'broken-tab'): Promise<ZeroGradientClient> {
+/**
+ * Connects, says hello as a browser tab named `name`, and answers every step with zeros: float32
+ * zeros unless `gradientBytes` builds the payload (from the parameter count) some other way.
+ */
+export async function joinZeroGradientClient(
+  url: string,
+  token: string,
+  name = 'broken-tab',
+  gradientBytes: (paramCount: number) => Uint8Array = (n) => new Uint8Array(n * 4),
+): Promise<ZeroGradientClient> {
   const s: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, {
     auth: { token, protocolVersion: PROTOCOL_VERSION },
     transports: ['websocket'],
@@ -26,7 +34,7 @@ export async function joinZeroGradientClient(url: string, token: string, name = 
   let paramCount = 0;
   s.on('params:chunk', (msg) => (paramCount = msg.totalBytes / 4));
   s.on('step:assign', (msg) => {
-    const bytes = new Uint8Array(paramCount * 4);
+    const bytes = gradientBytes(paramCount);
     const samples = (msg.indices as Uint8Array).byteLength / 4;
     s.emit('grad:chunk', { runId: msg.runId, step: msg.step, index: 0, count: 1, totalBytes: bytes.byteLength, bytes });
     s.emit('grad:commit', { runId: msg.runId, step: msg.step, paramsVersion: msg.paramsVersion, sampleCount: samples, loss: 1, accuracy: 0, computeMs: 1 }, () => undefined);

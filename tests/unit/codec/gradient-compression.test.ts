@@ -28,9 +28,10 @@ describe('fp16', () => {
     expect(hex(encodeFloat16(src))).toEqual(['3c00', '3c02', '3c01', '0000', '0002', '0000']);
   });
 
-  it('saturates finite overflow to +-65504 (rounding included) and keeps NaN and infinities', () => {
+  it('overflows to +-Infinity beyond 65504 after rounding (so validation rejects it), and keeps NaN and infinities', () => {
     const out = decodeFloat16(encodeFloat16(f32([1e6, -70000, 65519, 65520, NaN])));
-    expect(Array.from(out.subarray(0, 4))).toEqual([FLOAT16_MAX, -FLOAT16_MAX, FLOAT16_MAX, FLOAT16_MAX]);
+    // 65519 rounds down to 65504; 65520 is the tie between 65504 and 65536, which rounds to even: overflow.
+    expect(Array.from(out.subarray(0, 4))).toEqual([Infinity, -Infinity, FLOAT16_MAX, Infinity]);
     expect(out[4]).toBeNaN();
     expect(Array.from(decodeFloat16(encodeFloat16(f32([Infinity, -Infinity]))))).toEqual([Infinity, -Infinity]);
   });
@@ -82,12 +83,19 @@ describe('encodeGradient / decodeGradientInto', () => {
     expect(encodeGradient(g, 'none').buffer).toBe(g.buffer);
   });
 
-  it('decodes a payload at an odd byte offset (a view of a socket buffer)', () => {
+  it('decodes a payload at an odd byte offset: a Uint8Array view and a Node Buffer view (whose slice() does not copy)', () => {
     const g = f32([1, -2, 0.5]);
-    const bytes = encodeGradient(g, 'fp16');
-    const shifted = new Uint8Array(bytes.byteLength + 1);
-    shifted.set(bytes, 1);
-    expect(Array.from(decodeGradientInto(shifted.subarray(1), 'fp16', new Float32Array(3)))).toEqual([1, -2, 0.5]);
+    for (const c of ['fp16', 'bf16'] as const) {
+      const bytes = encodeGradient(g, c);
+      const shifted = new Uint8Array(bytes.byteLength + 1);
+      shifted.set(bytes, 1);
+      expect(Array.from(decodeGradientInto(shifted.subarray(1), c, new Float32Array(3)))).toEqual([1, -2, 0.5]);
+      const buf = Buffer.alloc(bytes.byteLength + 3);
+      buf.set(bytes, 3);
+      const view = buf.subarray(3);
+      expect(view.byteOffset % 2).toBe(1);
+      expect(Array.from(decodeGradientInto(view, c, new Float32Array(3)))).toEqual([1, -2, 0.5]);
+    }
   });
 
   it('refuses a payload of the wrong size with SHAPE_MISMATCH naming both sizes', () => {
