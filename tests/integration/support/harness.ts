@@ -60,7 +60,7 @@ export interface TestCoordinator {
   spawnWorkers(n: number, backend?: string): ChildProcess[];
   /** Spawns n workers and waits until all have joined (fails fast if one crashes). */
   joinWorkers(n: number, backend?: string): Promise<ChildProcess[]>;
-  /** Stops workers, closes the coordinator (checkpointing an active run) and the database. */
+  /** Closes the coordinator (checkpointing an active run), then stops the workers and the database. */
   stop(): Promise<void>;
   /** stop() and remove the temp dir. */
   cleanup(): Promise<void>;
@@ -100,8 +100,12 @@ export async function startTestCoordinator(opts: { dataDir?: string; token?: str
     async stop() {
       if (stopped) return;
       stopped = true;
-      await stopLocalWorkers(workers, 2000);
+      // The coordinator first, with its workers still attached: a shutdown checkpoints the run where
+      // it stands. Workers stopped first would leave mid-round, and the coordinator would apply that
+      // round with only the slices it still got (correct elastic training, but not the run an
+      // uninterrupted one can be compared with).
       await coordinator.close();
+      await stopLocalWorkers(workers, 2000);
       await db.close();
     },
     async cleanup() {
