@@ -39,7 +39,17 @@ export async function dropTestDatabase(dataDir: string): Promise<void> {
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
   try {
-    await admin.query(`DROP DATABASE IF EXISTS "${postgresTestDatabaseName(dataDir)}" WITH (FORCE)`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await admin.query(`DROP DATABASE IF EXISTS "${postgresTestDatabaseName(dataDir)}" WITH (FORCE)`);
+        return;
+      } catch (err) {
+        // WITH (FORCE) may not terminate a superuser's backend, such as an autovacuum worker that has
+        // just started on the new database (42501, insufficient privilege); it ends within moments.
+        if ((err as { code?: string }).code !== '42501' || attempt >= 40) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
   } finally {
     await admin.end();
   }
