@@ -243,8 +243,7 @@ export class TrackingStore {
    * finished, failed and stopped set endedAt; `extra.error` records why.
    */
   async setRunStatus(runId: string, status: RunStatus, extra?: { error?: string }): Promise<RunRecord> {
-    const parsed = RunStatusSchema.safeParse(status);
-    if (!parsed.success) throw invalid(`run status "${String(status)}" is not one of ${RunStatusSchema.options.join(', ')}`);
+    requireRunStatus(status);
     const run = await this.prisma.run.findUnique({ where: { id: runId }, select: { startedAt: true } });
     if (!run) throw runNotFound(runId);
     const now = new Date();
@@ -538,9 +537,7 @@ export class TrackingStore {
     const skip = input.skip ?? 0;
     requireInt('take', take, 1, 1000);
     requireInt('skip', skip, 0);
-    if (input.status !== undefined && !RunStatusSchema.safeParse(input.status).success) {
-      throw invalid(`run status "${String(input.status)}" is not one of ${RunStatusSchema.options.join(', ')}`);
-    }
+    if (input.status !== undefined) requireRunStatus(input.status);
     const rows = await this.prisma.run.findMany({
       where: {
         ...(input.experimentId === undefined ? {} : { experimentId: input.experimentId }),
@@ -604,9 +601,7 @@ export class TrackingStore {
     const skip = input.skip ?? 0;
     requireInt('take', take, 1, 1000);
     requireInt('skip', skip, 0);
-    if (input.status !== undefined && !RunStatusSchema.safeParse(input.status).success) {
-      throw invalid(`run status "${String(input.status)}" is not one of ${RunStatusSchema.options.join(', ')}`);
-    }
+    if (input.status !== undefined) requireRunStatus(input.status);
     const sort = input.sort ?? 'createdAt';
     if (!RunSortSchema.safeParse(sort).success) throw invalid(`sort "${String(sort)}" is not one of ${RunSortSchema.options.join(', ')}`);
     const order = input.order ?? 'desc';
@@ -766,6 +761,10 @@ function runNotFound(runId: string): CrowdtrainError {
 
 function requireText(what: string, value: unknown): void {
   if (typeof value !== 'string' || value.length === 0) throw invalid(`${what} must be a non-empty string, got ${JSON.stringify(value) ?? 'undefined'}`);
+}
+
+function requireRunStatus(status: unknown): void {
+  if (!RunStatusSchema.safeParse(status).success) throw invalid(`run status "${String(status)}" is not one of ${RunStatusSchema.options.join(', ')}`);
 }
 
 function requireInt(what: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): void {
