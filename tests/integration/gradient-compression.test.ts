@@ -98,37 +98,33 @@ describe('gradient compression: workers send 16-bit gradients, the coordinator t
     });
   }
 
-  it('an fp16 gradient that overflowed (Infinity) is rejected as NON_FINITE with the advice to use bf16', async () => {
+  /** The update_rejected events of a rogue worker next to 2 honest ones in a 4-update fp16 run. */
+  async function rejectionsOfRogue(name: string, gradientBytes?: (paramCount: number) => Uint8Array): Promise<string[]> {
     t = await startTestCoordinator();
     await t.joinWorkers(2);
-    // 0x7c00 is +Infinity in binary16: what an encoder produces for a value beyond 65504.
-    const rogue = await joinZeroGradientClient(t.coordinator.url, t.token, 'overflowing-worker', (n) => new Uint8Array(new Uint16Array(n).fill(0x7c00).buffer));
+    const rogue = await joinZeroGradientClient(t.coordinator.url, t.token, name, gradientBytes);
     try {
       await waitForWorkers(t.coordinator, 3);
       const session = await t.coordinator.startRun(validateRunConfig({ ...config('fp16'), total_updates: 4, min_workers: 3 }));
       expect((await session.done).status).toBe('finished');
-      const rejected = (await t.coordinator.store.listEvents(session.runId)).filter((e) => e.kind === 'update_rejected' && e.workerId === rogue.workerId);
-      expect(rejected.length).toBeGreaterThan(0);
-      expect(JSON.stringify(rejected[0]?.detail)).toMatch(/NON_FINITE.*Infinity.*fp16 holds magnitudes up to 65504; use gradient_compression: bf16/);
+      const events = await t.coordinator.store.listEvents(session.runId);
+      return events.filter((e) => e.kind === 'update_rejected' && e.workerId === rogue.workerId).map((e) => JSON.stringify(e.detail));
     } finally {
       rogue.close();
     }
+  }
+
+  it('an fp16 gradient that overflowed (Infinity) is rejected as NON_FINITE with the advice to use bf16', async () => {
+    // 0x7c00 is +Infinity in binary16: what an encoder produces for a value beyond 65504.
+    const rejected = await rejectionsOfRogue('overflowing-worker', (n) => new Uint8Array(new Uint16Array(n).fill(0x7c00).buffer));
+    expect(rejected.length).toBeGreaterThan(0);
+    expect(rejected[0]).toMatch(/NON_FINITE.*Infinity.*fp16 holds magnitudes up to 65504; use gradient_compression: bf16/);
   });
 
   it('a worker that sends float32 gradients to an fp16 run is rejected, naming the expected size and the compression', async () => {
-    t = await startTestCoordinator();
-    await t.joinWorkers(2);
-    const rogue = await joinZeroGradientClient(t.coordinator.url, t.token, 'float32-worker');
-    try {
-      await waitForWorkers(t.coordinator, 3);
-      const session = await t.coordinator.startRun(validateRunConfig({ ...config('fp16'), total_updates: 4, min_workers: 3 }));
-      expect((await session.done).status).toBe('finished');
-      const rejected = (await t.coordinator.store.listEvents(session.runId)).filter((e) => e.kind === 'update_rejected' && e.workerId === rogue.workerId);
-      expect(rejected.length).toBeGreaterThan(0);
-      expect(JSON.stringify(rejected[0]?.detail)).toMatch(/SHAPE_MISMATCH/);
-      expect(JSON.stringify(rejected[0]?.detail)).toMatch(/expected \d+ \(\d+ values, gradient_compression fp16\)/);
-    } finally {
-      rogue.close();
-    }
+    const rejected = await rejectionsOfRogue('float32-worker');
+    expect(rejected.length).toBeGreaterThan(0);
+    expect(rejected[0]).toMatch(/SHAPE_MISMATCH/);
+    expect(rejected[0]).toMatch(/expected \d+ \(\d+ values, gradient_compression fp16\)/);
   });
 });
