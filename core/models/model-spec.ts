@@ -132,22 +132,15 @@ export function buildModel(spec: ModelSpec, info: ModelBuildInfo): tfl.Sequentia
     first = false;
     return { inputShape: shape };
   };
+  /** A dense layer (glorot kernel, zero bias); `activation` undefined is linear (the logits). */
+  const addDense = (name: string, units: number, activation?: ModelSpec['activation']): void => {
+    model.add(tfl.layers.dense({ name, units, activation, kernelInitializer: kernelInit(), biasInitializer: 'zeros', ...shapeArg(inputShape) }));
+  };
 
   switch (spec.type) {
     case 'mlp': {
       if (inputShape.length > 1) model.add(tfl.layers.flatten({ name: 'flatten', ...shapeArg(inputShape) }));
-      spec.hidden.forEach((units, i) => {
-        model.add(
-          tfl.layers.dense({
-            name: `dense_${i}`,
-            units,
-            activation: spec.activation,
-            kernelInitializer: kernelInit(),
-            biasInitializer: 'zeros',
-            ...shapeArg(inputShape),
-          }),
-        );
-      });
+      spec.hidden.forEach((units, i) => addDense(`dense_${i}`, units, spec.activation));
       break;
     }
     case 'cnn': {
@@ -176,17 +169,7 @@ export function buildModel(spec: ModelSpec, info: ModelBuildInfo): tfl.Sequentia
         }
       });
       model.add(tfl.layers.flatten({ name: 'flatten' }));
-      spec.dense.forEach((units, i) => {
-        model.add(
-          tfl.layers.dense({
-            name: `dense_${i}`,
-            units,
-            activation: spec.activation,
-            kernelInitializer: kernelInit(),
-            biasInitializer: 'zeros',
-          }),
-        );
-      });
+      spec.dense.forEach((units, i) => addDense(`dense_${i}`, units, spec.activation));
       break;
     }
     default: {
@@ -194,15 +177,7 @@ export function buildModel(spec: ModelSpec, info: ModelBuildInfo): tfl.Sequentia
       throw new CrowdtrainError('INVALID_CONFIG', `unknown model type ${JSON.stringify(unknown)}`);
     }
   }
-  model.add(
-    tfl.layers.dense({
-      name: 'logits',
-      units: numClasses,
-      kernelInitializer: kernelInit(),
-      biasInitializer: 'zeros',
-      ...shapeArg(inputShape),
-    }),
-  );
+  addDense('logits', numClasses);
   return model;
 }
 
