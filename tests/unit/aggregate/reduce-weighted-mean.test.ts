@@ -1,18 +1,11 @@
 import { describe, it, expect } from 'vitest';
 import { reduceMean, reduceWeightedMean } from '../../../core/aggregate/reduce-weighted-mean.ts';
 import { CrowdtrainError } from '../../../core/protocol/errors.ts';
+import { SeededRandom } from '../../../core/data/seeded-random.ts';
 
 function randomVector(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
+  const rng = new SeededRandom(seed);
+  return Float32Array.from({ length: n }, () => rng.next() * 2 - 1);
 }
 
 function reference(updates: Array<{ values: Float32Array; weight: number }>): Float64Array {

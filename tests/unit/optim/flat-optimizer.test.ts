@@ -4,19 +4,12 @@ import '@tensorflow/tfjs-backend-cpu';
 import { createFlatOptimizer, type FlatOptimizer } from '../../../core/optim/flat-optimizer.ts';
 import { parseOptimizerSpec, type OptimizerSpec } from '../../../core/optim/optimizer-spec.ts';
 import { CrowdtrainError } from '../../../core/protocol/errors.ts';
+import { SeededRandom } from '../../../core/data/seeded-random.ts';
 
-/** Deterministic uniform values in [-scale, scale) (mulberry32). */
+/** Deterministic uniform values in [-scale, scale). */
 function randomVector(n: number, seed: number, scale = 1): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296 * 2 - 1) * scale;
-  }
-  return out;
+  const rng = new SeededRandom(seed);
+  return Float32Array.from({ length: n }, () => (rng.next() * 2 - 1) * scale);
 }
 
 function maxRelDiff(a: Float32Array, b: Float32Array | Float64Array): number {
