@@ -5,7 +5,7 @@ import { useEffect, useState } from 'react';
 import { metricHistorySchema, metricKeysSchema, runDetailSchema, type RunDetail } from './api-schemas.ts';
 import type { XY } from './chart-math.ts';
 import { getJson } from './fetch-api.ts';
-import { LineChart, SERIES_COLORS } from './line-chart.tsx';
+import { ChartControls, LineChart, SERIES_COLORS } from './line-chart.tsx';
 import { orderMetricKeys } from './use-run-metrics.ts';
 
 interface ComparedRun {
@@ -95,14 +95,7 @@ export function CompareView({ runIds }: { runIds: string[] }) {
       <section className="rounded-xl border border-slate-200 bg-white p-5 shadow-sm">
         <div className="mb-3 flex flex-wrap items-center gap-4 text-sm text-slate-600">
           <h2 className="text-base font-semibold text-slate-900">Metrics</h2>
-          <label className="flex items-center gap-2">
-            smoothing
-            <input type="range" min={0} max={0.99} step={0.01} value={smoothing} onChange={(e) => setSmoothing(Number(e.target.value))} aria-label="smoothing" />
-          </label>
-          <label className="flex items-center gap-2">
-            <input type="checkbox" checked={logScale} onChange={(e) => setLogScale(e.target.checked)} aria-label="log scale" />
-            log scale
-          </label>
+          <ChartControls smoothing={smoothing} onSmoothing={setSmoothing} logScale={logScale} onLogScale={setLogScale} />
         </div>
         <div className="grid gap-4 md:grid-cols-2">
           {keys.map((k) => (

@@ -128,3 +128,32 @@ export function LineChart({ title, series, smoothing = 0, logScale = false }: { 
     </figure>
   );
 }
+
+/** The smoothing slider and log-scale checkbox above a grid of charts. */
+export function ChartControls({
+  smoothing,
+  onSmoothing,
+  logScale,
+  onLogScale,
+  showSmoothingValue = false,
+}: {
+  smoothing: number;
+  onSmoothing: (value: number) => void;
+  logScale: boolean;
+  onLogScale: (value: boolean) => void;
+  showSmoothingValue?: boolean;
+}) {
+  return (
+    <>
+      <label className="flex items-center gap-2">
+        smoothing
+        <input type="range" min={0} max={0.99} step={0.01} value={smoothing} onChange={(e) => onSmoothing(Number(e.target.value))} aria-label="smoothing" />
+        {showSmoothingValue ? <span className="w-8 tabular-nums">{smoothing.toFixed(2)}</span> : null}
+      </label>
+      <label className="flex items-center gap-2">
+        <input type="checkbox" checked={logScale} onChange={(e) => onLogScale(e.target.checked)} aria-label="log scale" />
+        log scale
+      </label>
+    </>
+  );
+}

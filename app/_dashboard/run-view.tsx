@@ -6,7 +6,7 @@ import { eventsSchema, runDetailSchema, runFleetSchema, type EventView, type Run
 import { formatValue } from './chart-math.ts';
 import { getJson, sendAdmin } from './fetch-api.ts';
 import { formatBytes, formatDuration, formatWhen, statusClasses } from './format.ts';
-import { LineChart, SERIES_COLORS } from './line-chart.tsx';
+import { ChartControls, LineChart, SERIES_COLORS } from './line-chart.tsx';
 import { orderMetricKeys, useRunMetrics } from './use-run-metrics.ts';
 import { useRunStream } from './use-run-stream.ts';
 
@@ -300,15 +300,7 @@ export function RunView({ runId }: { runId: string }) {
 
       <Section title="Metrics">
         <div className="mb-3 flex flex-wrap items-center gap-4 text-sm text-slate-600">
-          <label className="flex items-center gap-2">
-            smoothing
-            <input type="range" min={0} max={0.99} step={0.01} value={smoothing} onChange={(e) => setSmoothing(Number(e.target.value))} aria-label="smoothing" />
-            <span className="w-8 tabular-nums">{smoothing.toFixed(2)}</span>
-          </label>
-          <label className="flex items-center gap-2">
-            <input type="checkbox" checked={logScale} onChange={(e) => setLogScale(e.target.checked)} aria-label="log scale" />
-            log scale
-          </label>
+          <ChartControls smoothing={smoothing} onSmoothing={setSmoothing} logScale={logScale} onLogScale={setLogScale} showSmoothingValue />
         </div>
         {keys.length === 0 ? (
           <p className="text-sm text-slate-500">No metrics logged yet.</p>
