@@ -458,21 +458,15 @@ export class RunSession {
       if (!g.assembler?.complete) throw new CrowdtrainError('INVALID_MESSAGE', `gradient for step ${msg.step} is incomplete`);
       const values = this.decodeIntoSlot(g.assembler);
       w.grad = null;
-      try {
-        validateUpdate(values, {
-          expectedLength: this.paramCount,
-          maxNorm: this.config.max_update_norm,
-          paramsVersion: msg.paramsVersion,
-          currentVersion: this.machine.step,
-          maxStaleness: 0,
-        });
-      } catch (err) {
+      validateUpdate(values, {
+        expectedLength: this.paramCount,
+        maxNorm: this.config.max_update_norm,
+        paramsVersion: msg.paramsVersion,
+        currentVersion: this.machine.step,
+        maxStaleness: 0,
         // An fp16 gradient value beyond +-65504 arrives as Infinity: say why, and what to do.
-        if (this.config.gradient_compression === 'fp16' && err instanceof CrowdtrainError && err.code === 'NON_FINITE' && /Infinity/.test(err.message)) {
-          throw new CrowdtrainError('NON_FINITE', `${err.message} (fp16 holds magnitudes up to 65504; use gradient_compression: bf16 for larger gradients)`);
-        }
-        throw err;
-      }
+        infinityHint: this.config.gradient_compression === 'fp16' ? 'fp16 holds magnitudes up to 65504; use gradient_compression: bf16 for larger gradients' : undefined,
+      });
       if (!Number.isFinite(msg.loss)) throw new CrowdtrainError('NON_FINITE', `reported loss is ${msg.loss}`);
       this.grads.set(workerId, values);
       this.addDelta(workerId, { bytesIn: g.bytes });

@@ -12,6 +12,8 @@ export interface UpdateCheck {
   currentVersion: number;
   /** Versions an update may lag behind (default 0: synchronous). */
   maxStaleness?: number;
+  /** Added to the NON_FINITE message when the first bad value is an infinity (say, why an encoding overflows). */
+  infinityHint?: string;
 }
 
 /**
@@ -48,7 +50,9 @@ export function validateUpdate(values: Float32Array, check: UpdateCheck): { norm
   }
   if (!Number.isFinite(sum)) {
     const index = values.findIndex((v) => !Number.isFinite(v));
-    throw new CrowdtrainError('NON_FINITE', `update value ${index} is ${values[index]}; every value must be finite`);
+    const value = values[index]!;
+    const hint = check.infinityHint !== undefined && !Number.isNaN(value) ? ` (${check.infinityHint})` : '';
+    throw new CrowdtrainError('NON_FINITE', `update value ${index} is ${value}; every value must be finite${hint}`);
   }
   const norm = Math.sqrt(sum);
   if (maxNorm !== undefined && norm > maxNorm) {

@@ -49,6 +49,13 @@ describe('validateUpdate', () => {
     expect(codeOf(() => validateUpdate(w, { ...ok, expectedLength: 3 })).message).toMatch(/value 1 is -Infinity/);
   });
 
+  it('adds infinityHint to the NON_FINITE message for an infinity, not for NaN', () => {
+    const inf = new Float32Array([0, Infinity, 0]);
+    expect(codeOf(() => validateUpdate(inf, { ...ok, expectedLength: 3, infinityHint: 'use bf16' })).message).toBe('update value 1 is Infinity; every value must be finite (use bf16)');
+    const nan = new Float32Array([Number.NaN, Infinity, 0]);
+    expect(codeOf(() => validateUpdate(nan, { ...ok, expectedLength: 3, infinityHint: 'use bf16' })).message).toBe('update value 0 is NaN; every value must be finite');
+  });
+
   it('large finite float32 values do not look non-finite (float64 accumulation)', () => {
     const v = new Float32Array(1000).fill(3e38);
     expect(validateUpdate(v, { ...ok, expectedLength: 1000 }).norm).toBeCloseTo(Math.fround(3e38) * Math.sqrt(1000), -30);
