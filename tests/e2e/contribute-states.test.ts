@@ -1,35 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+
 import { validateRunConfig } from '../../core/config/run-config.ts';
 import { syntheticConfig } from '../integration/support/harness.ts';
 import {
   chromiumAvailable,
   collectPageErrors,
-  launchChromium,
-  startE2eCoordinator,
   waitForTabState,
   waitForWorkerCount,
-  type E2eCoordinator,
 } from './support/browser-harness.ts';
+import { e2eSuite } from './support/e2e-suite.ts';
 
 const hasChromium = await chromiumAvailable();
 
 // One coordinator (and one Next.js app) per file: Next cannot be prepared twice in one process.
-let env: E2eCoordinator;
-let browser: Browser;
-beforeAll(async () => {
-  if (!hasChromium) return;
-  env = await startE2eCoordinator();
-  browser = await launchChromium({ webgpu: false });
-});
-afterAll(async () => {
-  await browser?.close();
-  await env?.cleanup();
-});
+const suite = e2eSuite({ webgpu: false });
 
 describe.skipIf(!hasChromium)('/contribute page states', () => {
   it('wrong token: the page says so and leaves no connection open', async () => {
-    const page = await browser.newPage();
+    const page = await suite.browser.newPage();
     let sockets = 0;
     let openSockets = 0;
     page.on('websocket', (ws) => {
@@ -37,23 +25,23 @@ describe.skipIf(!hasChromium)('/contribute page states', () => {
       openSockets += 1;
       ws.on('close', () => (openSockets -= 1));
     });
-    await page.goto(env.contributeUrl({ token: 'not-the-token', backend: 'cpu' }));
+    await page.goto(suite.env.contributeUrl({ token: 'not-the-token', backend: 'cpu' }));
     const snap = await waitForTabState(page, ['bad-token', 'training', 'waiting', 'error']);
     expect(snap.state).toBe('bad-token');
     await expect.poll(() => page.getByTestId('contribute-message').textContent()).toMatch(/token is wrong/);
     expect(sockets).toBeGreaterThanOrEqual(1);
     await expect.poll(() => openSockets).toBe(0);
-    expect(env.coordinator.workers()).toHaveLength(0);
+    expect(suite.env.coordinator.workers()).toHaveLength(0);
     await page.close();
   });
 
   it('without the WebGPU flag, auto falls back to WebGL, says why, and trains', async () => {
-    const page = await browser.newPage();
+    const page = await suite.browser.newPage();
     const errors = collectPageErrors(page);
-    await page.goto(env.contributeUrl({ name: 'tab-fallback' }));
+    await page.goto(suite.env.contributeUrl({ name: 'tab-fallback' }));
     await waitForTabState(page, ['waiting']);
-    await waitForWorkerCount(env.coordinator, 1);
-    const session = await env.coordinator.startRun(validateRunConfig(syntheticConfig({ total_updates: 6, min_workers: 1 })));
+    await waitForWorkerCount(suite.env.coordinator, 1);
+    const session = await suite.env.coordinator.startRun(validateRunConfig(syntheticConfig({ total_updates: 6, min_workers: 1 })));
     const outcome = await session.done;
     expect(outcome.status).toBe('finished');
     const snap = await waitForTabState(page, ['finished']);
@@ -65,32 +53,32 @@ describe.skipIf(!hasChromium)('/contribute page states', () => {
     await page.close();
   });
   it('a tab trains a run with gradient_compression: fp16, sending 2 bytes per parameter', async () => {
-    const page = await browser.newPage();
+    const page = await suite.browser.newPage();
     const errors = collectPageErrors(page);
-    await page.goto(env.contributeUrl({ backend: 'webgl', name: 'tab-fp16' }));
+    await page.goto(suite.env.contributeUrl({ backend: 'webgl', name: 'tab-fp16' }));
     await waitForTabState(page, ['waiting']);
-    await waitForWorkerCount(env.coordinator, 1);
-    const session = await env.coordinator.startRun(validateRunConfig(syntheticConfig({ name: 'e2e-fp16', total_updates: 6, min_workers: 1, gradient_compression: 'fp16' })));
+    await waitForWorkerCount(suite.env.coordinator, 1);
+    const session = await suite.env.coordinator.startRun(validateRunConfig(syntheticConfig({ name: 'e2e-fp16', total_updates: 6, min_workers: 1, gradient_compression: 'fp16' })));
     expect((await session.done).status).toBe('finished');
     const snap = await waitForTabState(page, ['finished']);
     expect(snap.stepsDone).toBe(6);
     const paramCount = snap.bytesReceived / snap.stepsDone / 4;
     expect(snap.bytesSent / snap.stepsDone).toBe(paramCount * 2);
-    const bytesIn = (await env.coordinator.store.getMetricHistory(session.runId, 'bytes_in')).map((p) => p.value);
+    const bytesIn = (await suite.env.coordinator.store.getMetricHistory(session.runId, 'bytes_in')).map((p) => p.value);
     expect(bytesIn).toEqual(new Array<number>(6).fill(paramCount * 2));
-    const rejected = (await env.coordinator.store.listEvents(session.runId)).filter((e) => e.kind === 'update_rejected');
+    const rejected = (await suite.env.coordinator.store.listEvents(session.runId)).filter((e) => e.kind === 'update_rejected');
     expect(rejected).toEqual([]);
     expect(errors).toEqual([]);
     await page.close();
   });
 
   it('WASM tab: the binaries come from the coordinator; the data set is downloaded once, then read from the Cache API after a reload', async () => {
-    const page = await browser.newPage();
+    const page = await suite.browser.newPage();
     const errors = collectPageErrors(page);
-    await page.goto(env.contributeUrl({ backend: 'wasm', name: 'tab-wasm' }));
+    await page.goto(suite.env.contributeUrl({ backend: 'wasm', name: 'tab-wasm' }));
     await waitForTabState(page, ['waiting']);
     const config = validateRunConfig(syntheticConfig({ name: 'e2e-wasm-cache', total_updates: 4, min_workers: 1 }));
-    const first = await env.coordinator.startRun(config);
+    const first = await suite.env.coordinator.startRun(config);
     expect((await first.done).status).toBe('finished');
     const snap = await waitForTabState(page, ['finished']);
     expect(snap.backend).toBe('wasm');
@@ -98,7 +86,7 @@ describe.skipIf(!hasChromium)('/contribute page states', () => {
 
     await page.reload();
     await waitForTabState(page, ['waiting']);
-    const second = await env.coordinator.startRun(config);
+    const second = await suite.env.coordinator.startRun(config);
     expect((await second.done).status).toBe('finished');
     const again = await waitForTabState(page, ['finished']);
     expect(again.dataset?.source).toBe('cache');
@@ -107,18 +95,18 @@ describe.skipIf(!hasChromium)('/contribute page states', () => {
     await page.close();
   });
   it('the dashboard home page shows the join link with a QR code, and the link joins the fleet', async () => {
-    const page = await browser.newPage();
-    await page.goto(`${env.url}/`);
+    const page = await suite.browser.newPage();
+    await page.goto(`${suite.env.url}/`);
     const link = page.getByTestId('join-link');
     await link.waitFor();
     const href = await link.getAttribute('href');
-    expect(href).toBe(`${env.url}/contribute?token=${encodeURIComponent(env.token)}`);
+    expect(href).toBe(`${suite.env.url}/contribute?token=${encodeURIComponent(suite.env.token)}`);
     await page.getByTestId('join-qr').waitFor();
     expect(await page.getByTestId('join-qr').getAttribute('src')).toMatch(/^data:image\/png;base64,/);
-    const before = env.coordinator.workers().length;
+    const before = suite.env.coordinator.workers().length;
     await link.click();
     await waitForTabState(page, ['waiting']);
-    await waitForWorkerCount(env.coordinator, before + 1);
+    await waitForWorkerCount(suite.env.coordinator, before + 1);
     await page.close();
   });
 });

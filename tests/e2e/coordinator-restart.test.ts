@@ -1,29 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+
 import { validateRunConfig } from '../../core/config/run-config.ts';
 import { syntheticConfig } from '../integration/support/harness.ts';
-import { chromiumAvailable, launchChromium, startE2eCoordinator, waitForTabState, waitForWorkerCount, type E2eCoordinator } from './support/browser-harness.ts';
+import { chromiumAvailable, waitForTabState, waitForWorkerCount } from './support/browser-harness.ts';
+import { e2eSuite } from './support/e2e-suite.ts';
 
 const hasChromium = await chromiumAvailable();
 
-let env: E2eCoordinator;
-let browser: Browser;
-beforeAll(async () => {
-  if (!hasChromium) return;
-  env = await startE2eCoordinator();
-  browser = await launchChromium({ webgpu: false });
-});
-afterAll(async () => {
-  await browser?.close();
-  await env?.cleanup();
-});
+const suite = e2eSuite({ webgpu: false });
 
 describe.skipIf(!hasChromium)('coordinator unreachable', () => {
   it('the tab says the coordinator is unreachable, retries with backoff, and rejoins and trains when it is back', async () => {
-    const page = await browser.newPage();
-    await page.goto(env.contributeUrl({ backend: 'cpu', name: 'tab-restart' }));
+    const page = await suite.browser.newPage();
+    await page.goto(suite.env.contributeUrl({ backend: 'cpu', name: 'tab-restart' }));
     await waitForTabState(page, ['waiting']);
-    const stopped = await env.stopCoordinator();
+    const stopped = await suite.env.stopCoordinator();
     const snap = await waitForTabState(page, ['unreachable']);
     expect(snap.message).toMatch(/unreachable|reconnecting/i);
     await page.waitForFunction(() => (window.__crowdtrainContribute?.snapshot().retries ?? 0) >= 2, undefined, { polling: 100 });

@@ -1,38 +1,29 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+
 import { validateRunConfig } from '../../core/config/run-config.ts';
 import { syntheticConfig } from '../integration/support/harness.ts';
 import { joinZeroGradientClient, type ZeroGradientClient } from '../integration/support/zero-gradient-client.ts';
-import { chromiumAvailable, launchChromium, startE2eCoordinator, waitForWorkerCount, type E2eCoordinator } from './support/browser-harness.ts';
+import { chromiumAvailable, waitForWorkerCount } from './support/browser-harness.ts';
+import { e2eSuite } from './support/e2e-suite.ts';
 
 const hasChromium = await chromiumAvailable();
 
-let env: E2eCoordinator;
-let browser: Browser;
+const suite = e2eSuite({ webgpu: false });
 let rogue: ZeroGradientClient | null = null;
-beforeAll(async () => {
-  if (!hasChromium) return;
-  env = await startE2eCoordinator();
-  browser = await launchChromium({ webgpu: false });
-});
-afterAll(async () => {
-  rogue?.close();
-  await browser?.close();
-  await env?.cleanup();
-});
+afterAll(() => rogue?.close());
 
 describe.skipIf(!hasChromium)('the live fleet page', () => {
   it('marks the worker whose gradients disagree with the fleet, and only that one', async () => {
-    await env.joinNodeWorkers(3);
-    rogue = await joinZeroGradientClient(env.url, env.token);
-    await waitForWorkerCount(env.coordinator, 4);
+    await suite.env.joinNodeWorkers(3);
+    rogue = await joinZeroGradientClient(suite.env.url, suite.env.token);
+    await waitForWorkerCount(suite.env.coordinator, 4);
     const config = syntheticConfig({ name: 'e2e-outlier', batch_size: 32, total_updates: 100_000, min_workers: 4, eval_every: 100_000, checkpoint_every: 100_000, optimizer: { name: 'sgd', lr: 0.05 } });
-    await env.coordinator.startRun(validateRunConfig({ ...config, dataset: { name: 'synthetic', shape: [12], classes: 3, train_size: 1200, test_size: 60, seed: 5, noise: 1.0 } }));
+    await suite.env.coordinator.startRun(validateRunConfig({ ...config, dataset: { name: 'synthetic', shape: [12], classes: 3, train_size: 1200, test_size: 60, seed: 5, noise: 1.0 } }));
     const id = rogue.workerId;
-    await expect.poll(() => env.coordinator.workers().filter((w) => w.gradientOutlier).map((w) => w.id), { timeout: 60_000 }).toEqual([id]);
+    await expect.poll(() => suite.env.coordinator.workers().filter((w) => w.gradientOutlier).map((w) => w.id), { timeout: 60_000 }).toEqual([id]);
 
-    const page = await browser.newPage();
-    await page.goto(`${env.url}/fleet`);
+    const page = await suite.browser.newPage();
+    await page.goto(`${suite.env.url}/fleet`);
     const rows = page.getByTestId('fleet-table').locator('tbody tr');
     await expect.poll(() => rows.count()).toBe(4);
     const rogueRow = page.locator(`tr[data-worker-id="${rogue.workerId}"]`);
@@ -41,6 +32,6 @@ describe.skipIf(!hasChromium)('the live fleet page', () => {
     expect(await rogueRow.getByTestId('gradient-outlier').getAttribute('title')).toMatch(/check this worker's backend/);
     expect(await page.getByTestId('gradient-outlier').count()).toBe(1);
     await page.close();
-    await env.coordinator.activeRun?.stop();
+    await suite.env.coordinator.activeRun?.stop();
   });
 });

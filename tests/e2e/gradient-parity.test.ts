@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { validateRunConfig, type RunConfigInput } from '../../core/config/run-config.ts';
 import { loadDataset } from '../../core/data/dataset-spec.ts';
 import { datasetBatch } from '../../core/data/dataset.ts';
@@ -9,7 +9,8 @@ import { GradientComputer } from '../../core/models/gradient-computer.ts';
 import { readCheckpointFile } from '../../coordinator/run/checkpoint-file.ts';
 import type { AppliedUpdate } from '../../coordinator/run/run-session.ts';
 import { syntheticConfig } from '../integration/support/harness.ts';
-import { chromiumAvailable, launchChromium, startE2eCoordinator, waitForTabState, waitForWorkerCount, type E2eCoordinator } from './support/browser-harness.ts';
+import { chromiumAvailable, waitForTabState, waitForWorkerCount } from './support/browser-harness.ts';
+import { e2eSuite } from './support/e2e-suite.ts';
 
 const hasChromium = await chromiumAvailable();
 
@@ -20,22 +21,15 @@ const hasChromium = await chromiumAvailable();
  */
 const GRADIENT_TOLERANCE = 1e-5;
 
-let env: E2eCoordinator;
-let browser: Browser;
+const suite = e2eSuite({ webgpu: true });
 let tab: Page;
 beforeAll(async () => {
   if (!hasChromium) return;
-  env = await startE2eCoordinator();
-  browser = await launchChromium({ webgpu: true });
-  tab = await browser.newPage();
-  await tab.goto(env.contributeUrl({ backend: 'webgpu', name: 'parity' }));
+  tab = await suite.browser.newPage();
+  await tab.goto(suite.env.contributeUrl({ backend: 'webgpu', name: 'parity' }));
   const snap = await waitForTabState(tab, ['waiting']);
   expect(snap.backend).toBe('webgpu');
-  await waitForWorkerCount(env.coordinator, 1);
-});
-afterAll(async () => {
-  await browser?.close();
-  await env?.cleanup();
+  await waitForWorkerCount(suite.env.coordinator, 1);
 });
 
 /**
@@ -48,12 +42,12 @@ async function compareTabGradient(over: Partial<RunConfigInput>): Promise<Record
   const config = validateRunConfig(input);
   const updates: AppliedUpdate[] = [];
   const onUpdate = (u: AppliedUpdate) => updates.push(u);
-  env.coordinator.events.on('update', onUpdate);
-  const session = await env.coordinator.startRun(config);
+  suite.env.coordinator.events.on('update', onUpdate);
+  const session = await suite.env.coordinator.startRun(config);
   const outcome = await session.done;
-  env.coordinator.events.off('update', onUpdate);
+  suite.env.coordinator.events.off('update', onUpdate);
   expect(outcome.status).toBe('finished');
-  const ckpt = await env.coordinator.store.findCheckpoint(session.runId, 'latest');
+  const ckpt = await suite.env.coordinator.store.findCheckpoint(session.runId, 'latest');
   const { params: after } = await readCheckpointFile(ckpt!.path, ckpt!.sha256);
   const indices = updates[0]?.slices.flatMap((s) => s.indices) ?? [];
   expect(indices).toHaveLength(config.batch_size);

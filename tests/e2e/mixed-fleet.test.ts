@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { validateRunConfig } from '../../core/config/run-config.ts';
 import { readCheckpointFile } from '../../coordinator/run/checkpoint-file.ts';
 import { syntheticConfig } from '../integration/support/harness.ts';
@@ -7,13 +7,11 @@ import { maxRelativeDifference, trainSingleProcess } from '../integration/suppor
 import {
   chromiumAvailable,
   collectPageErrors,
-  launchChromium,
-  startE2eCoordinator,
   tabSnapshot,
   waitForTabState,
   waitForWorkerCount,
-  type E2eCoordinator,
 } from './support/browser-harness.ts';
+import { e2eSuite } from './support/e2e-suite.ts';
 
 const hasChromium = await chromiumAvailable();
 
@@ -24,26 +22,16 @@ const hasChromium = await chromiumAvailable();
  */
 const CROSS_BACKEND_TOLERANCE = 1e-3;
 
-let env: E2eCoordinator;
-let browser: Browser;
-beforeAll(async () => {
-  if (!hasChromium) return;
-  env = await startE2eCoordinator();
-  browser = await launchChromium({ webgpu: true });
-});
-afterAll(async () => {
-  await browser?.close();
-  await env?.cleanup();
-});
+const suite = e2eSuite({ webgpu: true });
 
 describe.skipIf(!hasChromium)('mixed fleet: 3 WebGPU tabs + 1 node worker', () => {
   it(`trains one DDP run whose final parameters match single-process cpu training (max relative difference <= ${CROSS_BACKEND_TOLERANCE})`, async () => {
     const tabs: Page[] = [];
     const errors: string[][] = [];
     for (let i = 0; i < 3; i++) {
-      const page = await browser.newPage();
+      const page = await suite.browser.newPage();
       errors.push(collectPageErrors(page));
-      await page.goto(env.contributeUrl({ backend: 'webgpu', name: `tab-${i + 1}` }));
+      await page.goto(suite.env.contributeUrl({ backend: 'webgpu', name: `tab-${i + 1}` }));
       tabs.push(page);
     }
     for (const page of tabs) {
@@ -51,18 +39,18 @@ describe.skipIf(!hasChromium)('mixed fleet: 3 WebGPU tabs + 1 node worker', () =
       expect(snap.backend).toBe('webgpu');
       expect(snap.adapter).toMatch(/swiftshader|google|nvidia|amd|intel|apple/i);
     }
-    env.spawnNodeWorker('cpu');
-    await waitForWorkerCount(env.coordinator, 4);
-    const kinds = env.coordinator.workers().map((w) => `${w.kind}:${w.backend}`).sort();
+    suite.env.spawnNodeWorker('cpu');
+    await waitForWorkerCount(suite.env.coordinator, 4);
+    const kinds = suite.env.coordinator.workers().map((w) => `${w.kind}:${w.backend}`).sort();
     expect(kinds).toEqual(['browser:webgpu', 'browser:webgpu', 'browser:webgpu', 'node:cpu']);
 
     const updates = 10;
     const cfg = syntheticConfig({ name: 'e2e-mixed-fleet', total_updates: updates, max_grad_norm: 1.0, min_workers: 4 });
-    const session = await env.coordinator.startRun(validateRunConfig(cfg));
+    const session = await suite.env.coordinator.startRun(validateRunConfig(cfg));
     const outcome = await session.done;
     expect(outcome.status).toBe('finished');
 
-    const ckpt = await env.coordinator.store.findCheckpoint(session.runId, 'latest');
+    const ckpt = await suite.env.coordinator.store.findCheckpoint(session.runId, 'latest');
     expect(ckpt?.step).toBe(updates);
     const { params } = await readCheckpointFile(ckpt!.path, ckpt!.sha256);
     const ref = await trainSingleProcess(cfg, 4, updates);

@@ -1,5 +1,5 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { validateRunConfig } from '../../core/config/run-config.ts';
 import type { AppliedUpdate } from '../../coordinator/run/run-session.ts';
 import { syntheticConfig } from '../integration/support/harness.ts';
@@ -7,50 +7,38 @@ import { expectEveryEpochCoversEachSampleOnce } from '../integration/support/epo
 import {
   chromiumAvailable,
   collectPageErrors,
-  launchChromium,
-  startE2eCoordinator,
   waitForTabState,
   waitForWorkerCount,
-  type E2eCoordinator,
 } from './support/browser-harness.ts';
+import { e2eSuite } from './support/e2e-suite.ts';
 
 const hasChromium = await chromiumAvailable();
 
-let env: E2eCoordinator;
-let browser: Browser;
-beforeAll(async () => {
-  if (!hasChromium) return;
-  env = await startE2eCoordinator();
-  browser = await launchChromium({ webgpu: false });
-});
-afterAll(async () => {
-  await browser?.close();
-  await env?.cleanup();
-});
+const suite = e2eSuite({ webgpu: false });
 
 // Every tab a test opens is closed after it, pass or fail, so one test's tabs never join the next test's run.
 const openPages: Page[] = [];
 afterEach(async () => {
   await Promise.all(openPages.splice(0).map((p) => p.close()));
-  const stillThere = env.coordinator.workers().length;
+  const stillThere = suite.env.coordinator.workers().length;
   if (stillThere > 0) await new Promise<void>((resolve) => {
     const check = () => {
-      if (env.coordinator.workers().length === 0) {
-        env.coordinator.events.off('worker-left', check);
+      if (suite.env.coordinator.workers().length === 0) {
+        suite.env.coordinator.events.off('worker-left', check);
         resolve();
       }
     };
-    env.coordinator.events.on('worker-left', check);
+    suite.env.coordinator.events.on('worker-left', check);
     check();
   });
-  const active = env.coordinator.activeRun;
+  const active = suite.env.coordinator.activeRun;
   if (active) await active.stop();
 });
 
 async function openTab(name: string, backend = 'webgl'): Promise<Page> {
-  const page = await browser.newPage();
+  const page = await suite.browser.newPage();
   openPages.push(page);
-  await page.goto(env.contributeUrl({ backend, name }));
+  await page.goto(suite.env.contributeUrl({ backend, name }));
   await waitForTabState(page, ['waiting', 'loading', 'training']);
   return page;
 }
@@ -58,21 +46,21 @@ async function openTab(name: string, backend = 'webgl'): Promise<Page> {
 describe.skipIf(!hasChromium)('tabs that leave, pause and come back', () => {
   it('a tab closed mid-run: the run continues, every sample is trained once per epoch; a new tab joins mid-run at the current params and paused tabs rejoin', async () => {
     const tabs = [await openTab('close-1'), await openTab('close-2'), await openTab('close-3')];
-    await waitForWorkerCount(env.coordinator, 3);
+    await waitForWorkerCount(suite.env.coordinator, 3);
     // 240 samples, global batch 3 x 16 = 48: five updates per epoch.
     const config = validateRunConfig(syntheticConfig({ name: 'e2e-tab-close', batch_size: 16, total_updates: 40, min_workers: 1, eval_every: 100, checkpoint_every: 100 }));
     const updates: AppliedUpdate[] = [];
     const left: string[] = [];
     let reachedStep10: () => void = () => undefined;
     const step10 = new Promise<void>((resolve) => (reachedStep10 = resolve));
-    env.coordinator.events.on('worker-left', (_id, reason) => left.push(reason));
-    env.coordinator.events.on('update', (u) => {
+    suite.env.coordinator.events.on('worker-left', (_id, reason) => left.push(reason));
+    suite.env.coordinator.events.on('update', (u) => {
       updates.push(u);
       // Close right after an update is applied: the next round has just been handed out, so the tab holds a slice.
       if (u.step === 6) void tabs[1]!.close();
       if (u.step === 10) reachedStep10();
     });
-    const session = await env.coordinator.startRun(config);
+    const session = await suite.env.coordinator.startRun(config);
     // A tab that comes back: pause the two others (so the run cannot finish without it), open a
     // new tab, wait until it trains, then resume the others.
     // Fails fast (instead of hanging) if the run ends before step 10.
@@ -88,7 +76,7 @@ describe.skipIf(!hasChromium)('tabs that leave, pause and come back', () => {
     expect(left.length).toBeGreaterThanOrEqual(3); // the closed tab and the two pauses
 
     expectEveryEpochCoversEachSampleOnce(updates, 240, 4);
-    const events = await env.coordinator.store.listEvents(session.runId);
+    const events = await suite.env.coordinator.store.listEvents(session.runId);
     expect(events.some((e) => e.kind === 'slice_reassigned')).toBe(true);
 
     // The tab that came back trained (so it had the current params: the coordinator rejects stale
@@ -100,7 +88,7 @@ describe.skipIf(!hasChromium)('tabs that leave, pause and come back', () => {
 
   it('a tab whose renderer crashes mid-step is a leave: its slice is reassigned at once, not at the step deadline, and every sample is trained once per epoch', async () => {
     const tabs = [await openTab('crash-1'), await openTab('crash-2'), await openTab('crash-3')];
-    await waitForWorkerCount(env.coordinator, 3);
+    await waitForWorkerCount(suite.env.coordinator, 3);
     const victim = (await tabs[1]!.evaluate(() => window.__crowdtrainContribute!.snapshot().workerId))!;
     // A step deadline far beyond the test's own timeout: only the disconnect can free the slice.
     const config = validateRunConfig(
@@ -114,10 +102,10 @@ describe.skipIf(!hasChromium)('tabs that leave, pause and come back', () => {
       left.set(id, reason);
       if (id === victim) updatesBeforeLeave = updates.length;
     };
-    env.coordinator.events.on('worker-left', onLeft);
+    suite.env.coordinator.events.on('worker-left', onLeft);
     const cdp = await tabs[1]!.context().newCDPSession(tabs[1]!);
     const crashed = new Promise<void>((resolve) => tabs[1]!.once('crash', () => resolve()));
-    env.coordinator.events.on('update', (u: AppliedUpdate) => {
+    suite.env.coordinator.events.on('update', (u: AppliedUpdate) => {
       updates.push(u);
       if (u.step === 5) {
         // Freeze the victim's main thread, so it sits on the slice it holds (step 6, or 7 if it got
@@ -132,17 +120,17 @@ describe.skipIf(!hasChromium)('tabs that leave, pause and come back', () => {
         setTimeout(() => void cdp.send('Page.crash').catch(() => undefined), 500);
       }
     });
-    const session = await env.coordinator.startRun(config);
+    const session = await suite.env.coordinator.startRun(config);
     await crashed;
     const outcome = await session.done;
-    env.coordinator.events.off('worker-left', onLeft);
+    suite.env.coordinator.events.off('worker-left', onLeft);
     expect(outcome.status).toBe('finished');
     expect(outcome.step).toBe(25);
     expect(left.get(victim)).toMatch(/^disconnected: /);
 
     expectEveryEpochCoversEachSampleOnce(updates, 240, 3);
     // The crashed tab's slice went to the others; it never contributed after it left.
-    const events = await env.coordinator.store.listEvents(session.runId);
+    const events = await suite.env.coordinator.store.listEvents(session.runId);
     expect(events.some((e) => e.kind === 'slice_reassigned' && e.workerId === victim)).toBe(true);
     expect(updatesBeforeLeave).toBeGreaterThanOrEqual(6);
     expect(updates.slice(updatesBeforeLeave).every((u) => u.slices.every((sl) => sl.workerId !== victim))).toBe(true);
@@ -153,22 +141,22 @@ describe.skipIf(!hasChromium)('tabs that leave, pause and come back', () => {
     const page = await openTab('pause-leak');
     const errors = collectPageErrors(page);
     const config = validateRunConfig(syntheticConfig({ name: 'e2e-pause-leak', batch_size: 8, total_updates: 320, min_workers: 1, eval_every: 1000, checkpoint_every: 1000 }));
-    const session = await env.coordinator.startRun(config);
+    const session = await suite.env.coordinator.startRun(config);
 
     await page.waitForFunction(() => (window.__crowdtrainContribute?.snapshot().stepsDone ?? 0) >= 20, undefined, { polling: 100 });
     const tabWorkerId = (await waitForTabState(page, ['training'])).workerId;
     const workerLeft = new Promise<string>((resolve) => {
       const onLeft = (id: string, reason: string) => {
         if (id !== tabWorkerId) return; // a tab of the previous test closing late
-        env.coordinator.events.off('worker-left', onLeft);
+        suite.env.coordinator.events.off('worker-left', onLeft);
         resolve(reason);
       };
-      env.coordinator.events.on('worker-left', onLeft);
+      suite.env.coordinator.events.on('worker-left', onLeft);
     });
     await page.getByTestId('pause-button').click();
     expect(await workerLeft).toMatch(/paused/);
     expect((await waitForTabState(page, ['paused'])).state).toBe('paused');
-    expect(env.coordinator.workers().map((w) => w.id)).not.toContain(tabWorkerId);
+    expect(suite.env.coordinator.workers().map((w) => w.id)).not.toContain(tabWorkerId);
     const stepsWhilePaused = session.status().step;
 
     await page.getByTestId('pause-button').click();
@@ -185,17 +173,17 @@ describe.skipIf(!hasChromium)('tabs that leave, pause and come back', () => {
     expect(errors).toEqual([]);
   });
   it('a tab hidden for 10 s leaves the run, and rejoins when it is visible again', async () => {
-    const page = await browser.newPage();
+    const page = await suite.browser.newPage();
     openPages.push(page);
-    await page.goto(env.contributeUrl({ backend: 'cpu', name: 'background', leaveInBackground: true }));
+    await page.goto(suite.env.contributeUrl({ backend: 'cpu', name: 'background', leaveInBackground: true }));
     const { workerId } = await waitForTabState(page, ['waiting']);
     const left = new Promise<string>((resolve) => {
       const onLeft = (id: string, reason: string) => {
         if (id !== workerId) return;
-        env.coordinator.events.off('worker-left', onLeft);
+        suite.env.coordinator.events.off('worker-left', onLeft);
         resolve(reason);
       };
-      env.coordinator.events.on('worker-left', onLeft);
+      suite.env.coordinator.events.on('worker-left', onLeft);
     });
     const setVisibility = (state: 'hidden' | 'visible') =>
       page.evaluate((s) => {
@@ -207,6 +195,6 @@ describe.skipIf(!hasChromium)('tabs that leave, pause and come back', () => {
     await waitForTabState(page, ['paused']);
     await setVisibility('visible');
     await waitForTabState(page, ['waiting']);
-    await waitForWorkerCount(env.coordinator, 1);
+    await waitForWorkerCount(suite.env.coordinator, 1);
   });
 });
