@@ -5,8 +5,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CrowdtrainError } from '../core/protocol/errors.ts';
 
-/** Paths under the Next.js project directory whose changes make a build stale (core/ and the socket transport are bundled into /contribute). */
-export const NEXT_BUILD_INPUTS = ['app', 'public', 'next.config.js', 'postcss.config.mjs', 'core', 'worker-node/socket-transport.ts'] as const;
+/** Paths under the Next.js project directory whose changes make a build stale (core/, with the shared worker loop and socket transport, is bundled into /contribute). */
+export const NEXT_BUILD_INPUTS = ['app', 'public', 'next.config.js', 'postcss.config.mjs', 'core'] as const;
 
 async function mtimeOrNull(path: string): Promise<number | null> {
   try {

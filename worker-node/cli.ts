@@ -2,14 +2,14 @@ import os from 'node:os';
 import { Command, Option, InvalidArgumentError } from 'commander';
 import createDebug from 'debug';
 import * as tf from '@tensorflow/tfjs-core';
-import { WorkerSession, type WorkerProgress } from '../core/worker/worker-session.ts';
+import type { WorkerProgress } from '../core/worker/worker-session.ts';
+import { WorkerConnection } from '../core/worker/worker-connection.ts';
 import { loadDataset, type DatasetSpec } from '../core/data/dataset-spec.ts';
 import type { Dataset } from '../core/data/dataset.ts';
 import type { ModelSpec } from '../core/models/model-spec.ts';
 import { CrowdtrainError } from '../core/protocol/errors.ts';
-import type { AckResult, Welcome } from '../core/protocol/messages.ts';
 import { BACKEND_REQUESTS, parseBackendRequest, selectBackend, type BackendRequest } from './backend/select-backend.ts';
-import { connectWorkerSocket, socketTransport } from './socket-transport.ts';
+import { connectWorkerSocket } from './connect-socket.ts';
 
 const debug = createDebug('crowdtrain:worker');
 
@@ -88,82 +88,80 @@ async function main(): Promise<void> {
   };
   const prepareBackend = (_model: ModelSpec): Promise<string> => Promise.resolve(tf.getBackend());
 
-  const socket = connectWorkerSocket(opts.url, opts.token);
-  let workerId: string | undefined;
   let lastLine = 0;
-  const session = new WorkerSession({
-    transport: socketTransport(socket),
-    loadTrainSet,
-    prepareBackend,
-    onProgress: (p: WorkerProgress) => {
-      const now = Date.now();
-      if (now - lastLine < 2000) return;
-      lastLine = now;
-      out(
-        `[${workerId ?? opts.name}] step ${p.step} epoch ${p.epoch} loss ${p.loss.toFixed(4)} ` +
-          `${p.samplesPerSec.toFixed(1)} samples/s, ${p.stepsDone} steps, ${(p.bytesSent / 1e6).toFixed(1)} MB sent`,
-      );
+  const connection = new WorkerConnection({
+    socket: connectWorkerSocket(opts.url, opts.token),
+    hello: () => ({
+      kind: 'node',
+      backend: tf.getBackend(),
+      name: opts.name,
+      userAgent: `node/${process.versions.node} ${process.platform}-${process.arch}`,
+      deviceInfo: {
+        hostname: os.hostname(),
+        cpus: os.cpus().length,
+        memoryGb: Math.round(os.totalmem() / 2 ** 30),
+        adapter: choice.device.adapter ?? null,
+      },
+      capabilities: { convBackprop: true },
+    }),
+    session: {
+      loadTrainSet,
+      prepareBackend,
+      onProgress: (p: WorkerProgress) => {
+        const now = Date.now();
+        if (now - lastLine < 2000) return;
+        lastLine = now;
+        out(
+          `[${connection.workerId ?? opts.name}] step ${p.step} epoch ${p.epoch} loss ${p.loss.toFixed(4)} ` +
+            `${p.samplesPerSec.toFixed(1)} samples/s, ${p.stepsDone} steps, ${(p.bytesSent / 1e6).toFixed(1)} MB sent`,
+        );
+      },
+      onRunEnd: (runId, status, reason) => {
+        out(`run ${runId} ${status}: ${reason}`);
+        if (opts.exitAfterRun) shutdown(0, 'run ended');
+      },
+      onError: (err) => {
+        const msg = err instanceof Error ? err.message : String(err);
+        process.stderr.write(`worker error: ${msg}\n`);
+      },
     },
-    onRunEnd: (runId, status, reason) => {
-      out(`run ${runId} ${status}: ${reason}`);
-      if (opts.exitAfterRun) shutdown(0, 'run ended');
-    },
-    onError: (err) => {
-      const msg = err instanceof Error ? err.message : String(err);
-      process.stderr.write(`worker error: ${msg}\n`);
+    onEvent: (e) => {
+      switch (e.type) {
+        case 'joined':
+          out(`${e.rejoined ? 'rejoined' : 'joined'} ${opts.url} as ${e.workerId}`);
+          break;
+        case 'join-refused':
+          process.stderr.write(`join refused: ${e.error.code}: ${e.error.message}\n`);
+          break;
+        case 'hello-failed':
+          process.stderr.write(`${e.message}\n`);
+          break;
+        case 'unreachable':
+          out(`coordinator ${opts.url} unreachable (${e.message}); retrying`);
+          break;
+        case 'handshake-refused':
+          process.stderr.write(`cannot join ${opts.url}: ${e.message}\n`);
+          shutdown(3, e.code);
+          break;
+        case 'disconnected':
+          if (!e.intentional) out(`disconnected (${e.reason})${e.reconnecting ? '; reconnecting' : ''}`);
+          break;
+        case 'coordinator-error':
+          process.stderr.write(`coordinator says ${e.error.code}: ${e.error.message}\n`);
+          break;
+      }
     },
   });
-
-  socket.on('connect', () => {
-    debug('connected as socket %s', socket.id);
-    socket
-      .timeout(30_000)
-      .emitWithAck('worker:hello', {
-        kind: 'node',
-        backend: tf.getBackend(),
-        name: opts.name,
-        workerId,
-        userAgent: `node/${process.versions.node} ${process.platform}-${process.arch}`,
-        deviceInfo: {
-          hostname: os.hostname(),
-          cpus: os.cpus().length,
-          memoryGb: Math.round(os.totalmem() / 2 ** 30),
-          adapter: choice.device.adapter ?? null,
-        },
-        capabilities: { convBackprop: true },
-      })
-      .then((res: AckResult<Welcome>) => {
-        if (res.ok) {
-          workerId = res.workerId;
-          out(`joined ${opts.url} as ${res.workerId}`);
-        } else process.stderr.write(`join refused: ${res.error.code}: ${res.error.message}\n`);
-      })
-      .catch((err: unknown) => process.stderr.write(`hello failed: ${(err as Error).message}\n`));
-  });
-  socket.on('connect_error', (err) => {
-    const code = (err as Error & { data?: { code?: string } }).data?.code;
-    if (code === 'BAD_TOKEN' || code === 'PROTOCOL_MISMATCH' || code === 'INVALID_MESSAGE') {
-      process.stderr.write(`cannot join ${opts.url}: ${err.message}\n`);
-      shutdown(3, code);
-      return;
-    }
-    out(`coordinator ${opts.url} unreachable (${err.message}); retrying`);
-  });
-  socket.on('crowdtrain:error', (e) => process.stderr.write(`coordinator says ${e.code}: ${e.message}\n`));
-  socket.on('disconnect', (reason) => out(`disconnected (${reason})${socket.active ? '; reconnecting' : ''}`));
 
   let stopping = false;
   function shutdown(code: number, why: string): void {
     if (stopping) return;
     stopping = true;
     debug('shutting down: %s', why);
-    if (socket.connected) socket.emit('worker:leave', { reason: why });
-    setTimeout(() => {
-      socket.close();
-      session.dispose();
-      process.exit(code);
-    }, 50);
+    // Waits (briefly) for the coordinator to record the worker:leave.
+    void connection.close(why).finally(() => process.exit(code));
   }
+  connection.start();
   process.on('SIGINT', () => shutdown(0, 'SIGINT'));
   process.on('SIGTERM', () => shutdown(0, 'SIGTERM'));
 }

@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { WorkerSession, type WorkerProgress } from '../../core/worker/worker-session.ts';
+import { io, type Socket } from 'socket.io-client';
+import type { WorkerProgress } from '../../core/worker/worker-session.ts';
+import { WorkerConnection, type WorkerConnectionEvent } from '../../core/worker/worker-connection.ts';
+import { workerSocketOptions, type WorkerSocketLike } from '../../core/worker/socket-transport.ts';
 import type { DatasetSpec } from '../../core/data/dataset-spec.ts';
 import type { Dataset } from '../../core/data/dataset.ts';
 import type { ModelSpec } from '../../core/models/model-spec.ts';
-import type { AckResult, Welcome } from '../../core/protocol/messages.ts';
-import { connectWorkerSocket, socketTransport, type WorkerSocket } from '../../worker-node/socket-transport.ts';
+import type { ServerToClientEvents, TypedClientToServerEvents } from '../../core/protocol/messages.ts';
 import { selectBrowserBackend, type BrowserBackendChoice } from './browser-backend.ts';
 import type { BrowserBackendRequest } from './backend-request.ts';
 import { BrowserDatasetLoader, type DatasetSource } from './browser-dataset.ts';
@@ -64,8 +66,11 @@ export interface BrowserWorkerOptions {
   name?: string;
 }
 
-const HELLO_TIMEOUT_MS = 30_000;
-const FATAL_CODES = new Set(['PROTOCOL_MISMATCH', 'INVALID_MESSAGE']);
+/** Creates the tab's (not yet connected) worker socket to the coordinator. */
+function connectTabSocket(url: string, token: string): WorkerSocketLike {
+  const socket: Socket<ServerToClientEvents, TypedClientToServerEvents> = io(url, workerSocketOptions(token));
+  return socket;
+}
 
 function initialSnapshot(): ContributeSnapshot {
   return {
@@ -97,16 +102,16 @@ function initialSnapshot(): ContributeSnapshot {
 }
 
 /**
- * The /contribute tab's worker: the shared worker loop (core/worker/worker-session.ts) over the
- * same socket.io-client transport as the node worker, with a browser backend and a cached binary
- * data set. Pausing leaves the run (the coordinator reassigns the slice); resuming rejoins at the
- * coordinator's current parameters. Subscribe to snapshots with {@link BrowserWorker.subscribe}.
+ * The /contribute tab's worker: the shared connection lifecycle and worker loop
+ * (core/worker/worker-connection.ts, worker-session.ts) over the shared socket transport, with a
+ * browser backend and a cached binary data set. Pausing leaves the run (the coordinator reassigns
+ * the slice); resuming rejoins, under the same worker id, at the coordinator's current parameters.
+ * Subscribe to snapshots with {@link BrowserWorker.subscribe}.
  */
 export class BrowserWorker {
   private snap: ContributeSnapshot = initialSnapshot();
   private readonly listeners = new Set<(s: ContributeSnapshot) => void>();
-  private socket: WorkerSocket | null = null;
-  private session: WorkerSession | null = null;
+  private connection: WorkerConnection | null = null;
   private choice: BrowserBackendChoice | null = null;
   private readonly datasets: BrowserDatasetLoader;
   private trainingSince: number | null = null;
@@ -114,7 +119,6 @@ export class BrowserWorker {
   private stopped = false;
   private pausedByUser = false;
   private readonly runNames = new Map<string, string>();
-  private workerId: string | undefined;
 
   constructor(private readonly opts: BrowserWorkerOptions) {
     this.datasets = new BrowserDatasetLoader(opts.url);
@@ -168,61 +172,13 @@ export class BrowserWorker {
 
   private connect(): void {
     this.update({ state: 'connecting', message: `Connecting to ${this.opts.url}…` });
-    const socket = connectWorkerSocket(this.opts.url, this.opts.token);
-    this.socket = socket;
-    this.session = new WorkerSession({
-      transport: socketTransport(socket),
-      loadTrainSet: (spec) => this.loadTrainSet(spec),
-      prepareBackend: (_model: ModelSpec) => Promise.resolve(tf.getBackend()),
-      onProgress: (p) => this.onProgress(p),
-      onRunEnd: (runId, status, reason) => {
-        this.setTraining(false);
-        this.update({ state: 'finished', runId, runStatus: status, message: `Run ${this.runNames.get(runId) ?? runId} ${status}: ${reason}. Waiting for the next run.` });
-      },
-      onError: (err) => {
-        const message = err instanceof Error ? err.message : String(err);
-        this.update({ message: `worker error: ${message}` });
-      },
-    });
-    socket.on('run:assign', (msg) => {
-      this.runNames.set(msg.runId, msg.name);
-      this.update({ state: 'loading', runId: msg.runId, runName: msg.name, runStatus: 'running', message: `Loading data and model for run ${msg.name}…` });
-    });
-    socket.on('connect', () => this.hello(socket));
-    socket.on('connect_error', (err) => {
-      const code = (err as Error & { data?: { code?: string } }).data?.code;
-      if (code === 'BAD_TOKEN') {
-        this.closeSocket();
-        this.update({ state: 'bad-token', message: 'The coordinator refused this join link: the token is wrong. Ask for a fresh link.' });
-        return;
-      }
-      if (code !== undefined && FATAL_CODES.has(code)) {
-        this.closeSocket();
-        this.update({ state: 'error', message: `The coordinator refused this tab: ${err.message}` });
-        return;
-      }
-      this.setTraining(false);
-      this.update({ state: 'unreachable', retries: this.snap.retries + 1, message: `Coordinator unreachable (${err.message}); retrying with backoff.` });
-    });
-    socket.on('crowdtrain:error', (e) => this.update({ message: `coordinator says ${e.code}: ${e.message}` }));
-    socket.on('disconnect', (reason) => {
-      this.setTraining(false);
-      if (this.pausedByUser || this.stopped) return;
-      // `active` is false only when the coordinator closed this connection on purpose (eviction).
-      if (socket.active) this.update({ state: 'unreachable', message: `Disconnected (${reason}); reconnecting.` });
-      else this.update({ state: 'error', message: `The coordinator disconnected this tab (${reason}): ${this.snap.message}` });
-    });
-  }
-
-  private hello(socket: WorkerSocket): void {
     const choice = this.choice;
-    socket
-      .timeout(HELLO_TIMEOUT_MS)
-      .emitWithAck('worker:hello', {
+    this.connection = new WorkerConnection({
+      socket: connectTabSocket(this.opts.url, this.opts.token),
+      hello: () => ({
         kind: 'browser',
         backend: choice?.backend ?? tf.getBackend(),
         name: this.opts.name,
-        workerId: this.workerId,
         userAgent: navigator.userAgent.slice(0, 512),
         deviceInfo: {
           adapter: choice?.adapter?.slice(0, 512) ?? null,
@@ -231,16 +187,60 @@ export class BrowserWorker {
           hardwareConcurrency: navigator.hardwareConcurrency ?? null,
         },
         capabilities: { convBackprop: true },
-      })
-      .then((res: AckResult<Welcome>) => {
-        if (!res.ok) {
-          this.update({ state: 'error', message: `join refused: ${res.error.code}: ${res.error.message}` });
-          return;
-        }
-        this.workerId = res.workerId;
-        this.update({ state: 'waiting', workerId: res.workerId, retries: 0, message: 'Joined. Waiting for the coordinator to assign a run…' });
-      })
-      .catch((err: unknown) => this.update({ message: `hello failed: ${err instanceof Error ? err.message : String(err)}` }));
+      }),
+      session: {
+        loadTrainSet: (spec) => this.loadTrainSet(spec),
+        prepareBackend: (_model: ModelSpec) => Promise.resolve(tf.getBackend()),
+        onRunAssigned: (run) => {
+          this.runNames.set(run.runId, run.name);
+          this.update({ state: 'loading', runId: run.runId, runName: run.name, runStatus: 'running', message: `Loading data and model for run ${run.name}…` });
+        },
+        onProgress: (p) => this.onProgress(p),
+        onRunEnd: (runId, status, reason) => {
+          this.setTraining(false);
+          this.update({ state: 'finished', runId, runStatus: status, message: `Run ${this.runNames.get(runId) ?? runId} ${status}: ${reason}. Waiting for the next run.` });
+        },
+        onError: (err) => {
+          const message = err instanceof Error ? err.message : String(err);
+          this.update({ message: `worker error: ${message}` });
+        },
+      },
+      onEvent: (e) => this.onConnectionEvent(e),
+    });
+    this.connection.start();
+  }
+
+  private onConnectionEvent(e: WorkerConnectionEvent): void {
+    switch (e.type) {
+      case 'joined':
+        this.update({ state: 'waiting', workerId: e.workerId, retries: 0, message: 'Joined. Waiting for the coordinator to assign a run…' });
+        return;
+      case 'join-refused':
+        this.update({ state: 'error', message: `join refused: ${e.error.code}: ${e.error.message}` });
+        return;
+      case 'hello-failed':
+        this.update({ message: e.message });
+        return;
+      case 'handshake-refused':
+        this.setTraining(false);
+        if (e.code === 'BAD_TOKEN') this.update({ state: 'bad-token', message: 'The coordinator refused this join link: the token is wrong. Ask for a fresh link.' });
+        else this.update({ state: 'error', message: `The coordinator refused this tab: ${e.message}` });
+        return;
+      case 'unreachable':
+        this.setTraining(false);
+        this.update({ state: 'unreachable', retries: e.attempts, message: `Coordinator unreachable (${e.message}); retrying with backoff.` });
+        return;
+      case 'disconnected':
+        this.setTraining(false);
+        if (e.intentional || this.pausedByUser || this.stopped) return;
+        // Not reconnecting only when the coordinator closed this connection on purpose (eviction).
+        if (e.reconnecting) this.update({ state: 'unreachable', message: `Disconnected (${e.reason}); reconnecting.` });
+        else this.update({ state: 'error', message: `The coordinator disconnected this tab (${e.reason}): ${this.snap.message}` });
+        return;
+      case 'coordinator-error':
+        this.update({ message: `coordinator says ${e.error.code}: ${e.error.message}` });
+        return;
+    }
   }
 
   private async loadTrainSet(spec: DatasetSpec): Promise<Dataset> {
@@ -275,28 +275,22 @@ export class BrowserWorker {
     });
   }
 
-  /** Leaves the run on purpose: the coordinator reassigns this tab's slice. */
+  /** Leaves the run on purpose: the coordinator records the leave and reassigns this tab's slice. */
   pause(): void {
-    if (!this.socket || this.pausedByUser) return;
+    if (!this.connection || this.pausedByUser) return;
     this.pausedByUser = true;
     this.setTraining(false);
-    const socket = this.socket;
-    // Wait for the coordinator to record the leave (with its reason) before closing the connection.
-    const leave = socket.connected
-      ? socket.timeout(2000).emitWithAck('worker:leave', { reason: 'paused by the user' }).then(() => undefined, () => undefined)
-      : Promise.resolve();
-    void leave.then(() => {
-      if (this.pausedByUser) socket.disconnect();
-    });
+    // Waits for the coordinator to record the leave (with its reason) before closing the connection.
+    void this.connection.leave('paused by the user');
     this.update({ state: 'paused', message: 'Paused: this tab left the run. Resume to rejoin at the current parameters.' });
   }
 
   /** Rejoins after a pause, at the coordinator's current parameters. */
   resume(): void {
-    if (!this.socket || !this.pausedByUser || this.stopped) return;
+    if (!this.connection || !this.pausedByUser || this.stopped) return;
     this.pausedByUser = false;
     this.update({ state: 'connecting', message: 'Rejoining…' });
-    this.socket.connect();
+    this.connection.resume();
   }
 
   /** Whether the user paused the tab. */
@@ -304,21 +298,12 @@ export class BrowserWorker {
     return this.pausedByUser;
   }
 
-  private closeSocket(): void {
-    const s = this.socket;
-    if (!s) return;
-    s.io.reconnection(false);
-    s.close();
-  }
-
   /** Leaves the run, closes the connection and frees every tensor (page unload / unmount). */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
     this.setTraining(false);
-    if (this.socket?.connected) this.socket.emit('worker:leave', { reason: 'tab closed' });
-    this.closeSocket();
-    this.session?.dispose();
-    this.session = null;
+    void this.connection?.close('tab closed');
+    this.connection = null;
   }
 }

@@ -1,7 +1,7 @@
 'use client';
 
 import { useEffect, useRef, useState } from 'react';
-import { statusSchema } from '../status-schema.ts';
+import { StatusSchema } from '../../core/api/status.ts';
 import type { BrowserWorker, ContributeSnapshot, ContributeState } from './browser-worker.ts';
 import type { PlainFitRequest, PlainFitResult, WireTimingRequest, WireTimingResult } from './fit-baseline.ts';
 import { BROWSER_BACKEND_REQUESTS, parseBrowserBackendRequest } from './backend-request.ts';
@@ -74,7 +74,7 @@ function useRunShare(workerId: string | null, active: boolean): number | null {
     const poll = async () => {
       try {
         const res = await fetch('/api/v1/status', { cache: 'no-store' });
-        const parsed = statusSchema.safeParse(await res.json());
+        const parsed = StatusSchema.safeParse(await res.json());
         if (!parsed.success || cancelled) return;
         const workers = parsed.data.run?.workers ?? [];
         const total = workers.reduce((a, w) => a + (w.samples ?? 0), 0);

@@ -12,11 +12,10 @@
  * rejects a broken gradient. Byte order is the platform's, like the float32 payloads.
  */
 import { CrowdtrainError } from '../protocol/errors.ts';
+import { GRADIENT_COMPRESSIONS, type GradientCompression } from '../protocol/gradient-compressions.ts';
 
-/** How gradients travel from workers to the coordinator. */
-export const GRADIENT_COMPRESSIONS = ['none', 'fp16', 'bf16'] as const;
-/** A gradient encoding: `none` is plain float32. */
-export type GradientCompression = (typeof GRADIENT_COMPRESSIONS)[number];
+/** The gradient encodings (defined by the wire protocol, core/protocol), re-exported for existing importers. */
+export { GRADIENT_COMPRESSIONS, type GradientCompression };
 
 /** Bytes per gradient value on the wire. */
 export function bytesPerGradientValue(c: GradientCompression): number {

@@ -17,6 +17,8 @@ export const ErrorCode = {
   NO_ACTIVE_RUN: 'NO_ACTIVE_RUN',
   INVALID_CONFIG: 'INVALID_CONFIG',
   BACKEND_UNAVAILABLE: 'BACKEND_UNAVAILABLE',
+  /** run:assign names a task kind this worker has no implementation of (the message lists the kinds it has). */
+  UNKNOWN_TASK: 'UNKNOWN_TASK',
   CHECKPOINT_INVALID: 'CHECKPOINT_INVALID',
   INTERNAL: 'INTERNAL',
 } as const;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ErrorCode } from './errors.ts';
 import { MAX_MESSAGE_BYTES } from './version.ts';
-import { GRADIENT_COMPRESSIONS } from '../codec/gradient-compression.ts';
+import { GRADIENT_COMPRESSIONS } from './gradient-compressions.ts';
 
 /**
  * Binary payload as it arrives from socket.io: a Node Buffer (a Uint8Array) on the server,
@@ -55,6 +55,20 @@ export interface Welcome {
   protocolVersion: number;
 }
 
+/** The task kind a worker runs when a run:assign names none (a coordinator that does not send `task` yet): the DDP gradient. */
+export const DEFAULT_TASK_KIND = 'gradient';
+
+/**
+ * What a worker computes for each step of a run: a task kind the worker looks up in its registry
+ * of worker tasks (core/worker/tasks), and options that task validates itself.
+ */
+export const TaskSpecSchema = z.object({
+  kind: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/, 'only letters, digits and _ . : -'),
+  options: z.record(z.string(), z.unknown()),
+});
+/** A task spec as it is on the wire. */
+export type TaskSpec = z.infer<typeof TaskSpecSchema>;
+
 /** coordinator -> worker: the run this worker now serves (acked with RunReady). */
 export const RunAssignSchema = z.object({
   runId: Id,
@@ -66,6 +80,11 @@ export const RunAssignSchema = z.object({
   paramCount: z.number().int().positive(),
   /** How the worker encodes its gradients (`none` = float32). */
   gradientCompression: z.enum(GRADIENT_COMPRESSIONS),
+  /**
+   * What the worker computes per step; its result vector travels as `grad:chunk`s (a gradient for
+   * ddp). Absent means the DDP gradient task.
+   */
+  task: TaskSpecSchema.default({ kind: DEFAULT_TASK_KIND, options: {} }),
 });
 /** Run assignment. */
 export type RunAssign = z.input<typeof RunAssignSchema>;
@@ -107,7 +126,11 @@ export const StepAssignSchema = z.object({
 /** Step assignment. */
 export type StepAssign = z.input<typeof StepAssignSchema>;
 
-/** worker -> coordinator: one chunk of a gradient. */
+/**
+ * worker -> coordinator: one chunk of a step's result vector (paramCount values, encoded with the
+ * run's gradient compression): the gradient of the slice's mean loss for ddp; other task kinds send
+ * their own vector on the same events (e.g. a weight delta for federated modes).
+ */
 export const GradChunkSchema = z.object({
   runId: Id,
   step: Count,
@@ -116,10 +139,10 @@ export const GradChunkSchema = z.object({
   totalBytes: z.number().int().positive(),
   bytes: BinarySchema,
 });
-/** Gradient chunk. */
+/** Result (gradient) chunk. */
 export type GradChunk = z.input<typeof GradChunkSchema>;
 
-/** worker -> coordinator: all chunks of this step's gradient were sent; here are its statistics. */
+/** worker -> coordinator: all chunks of this step's result vector were sent; here are its statistics. */
 export const GradCommitSchema = z.object({
   runId: Id,
   step: Count,
@@ -129,8 +152,10 @@ export const GradCommitSchema = z.object({
   accuracy: z.number().min(0).max(1),
   computeMs: z.number().nonnegative(),
 });
-/** Gradient commit. */
+/** Gradient commit (as validated). */
 export type GradCommit = z.infer<typeof GradCommitSchema>;
+/** Gradient commit as a worker sends it. */
+export type GradCommitInput = z.input<typeof GradCommitSchema>;
 
 /** worker -> coordinator: this worker cannot compute the step it was assigned (its slice is reassigned at once). */
 export const StepDeclineSchema = z.object({
@@ -139,8 +164,10 @@ export const StepDeclineSchema = z.object({
   code: z.enum(Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]]),
   reason: z.string().max(1024),
 });
-/** Step decline. */
+/** Step decline (as validated). */
 export type StepDecline = z.infer<typeof StepDeclineSchema>;
+/** Step decline as a worker sends it. */
+export type StepDeclineInput = z.input<typeof StepDeclineSchema>;
 
 /** coordinator -> worker: the run ended (finished, stopped, failed). */
 export const RunEndSchema = z.object({ runId: Id, status: z.string().max(32), reason: z.string().max(1024) });
@@ -158,8 +185,23 @@ export type AckResult<T> = ({ ok: true } & T) | { ok: false; error: ErrorPayload
 
 /** worker -> coordinator: leaving on purpose. */
 export const LeaveSchema = z.object({ reason: z.string().max(256).default('leave') });
+/** Leave message as a worker sends it. */
+export type LeaveInput = z.input<typeof LeaveSchema>;
 
-/** Events the coordinator emits to workers. */
+/** Ack of an accepted `grad:commit`. */
+export interface CommitAccepted {
+  accepted: true;
+}
+
+/** Ack of a recorded `worker:leave`. */
+export interface LeaveRecorded {
+  left: true;
+}
+
+/**
+ * Events the coordinator emits to workers, with the payload types the coordinator sends. A worker
+ * still validates each payload with its schema: these types say what a well-behaved peer sends.
+ */
 export interface ServerToClientEvents {
   'run:assign': (msg: RunAssign, ack: (res: AckResult<RunReady>) => void) => void;
   'params:chunk': (msg: ParamsChunk) => void;
@@ -168,15 +210,28 @@ export interface ServerToClientEvents {
   'crowdtrain:error': (err: ErrorPayload) => void;
 }
 
-/** Events workers emit to the coordinator. Payloads are `unknown` on purpose: the coordinator validates with zod. */
-export interface ClientToServerEvents {
-  'worker:hello': (msg: unknown, ack: (res: AckResult<Welcome>) => void) => void;
-  'grad:chunk': (msg: unknown) => void;
-  'grad:commit': (msg: unknown, ack: (res: AckResult<{ accepted: true }>) => void) => void;
-  'step:decline': (msg: unknown) => void;
+/**
+ * Events workers emit to the coordinator, with the payloads a well-behaved worker sends (the
+ * schemas' input types). Workers are typed by this map; the coordinator uses the untrusted view
+ * {@link ClientToServerEvents} derived from it.
+ */
+export interface TypedClientToServerEvents {
+  'worker:hello': (msg: Hello, ack: (res: AckResult<Welcome>) => void) => void;
+  'grad:chunk': (msg: GradChunk) => void;
+  'grad:commit': (msg: GradCommitInput, ack: (res: AckResult<CommitAccepted>) => void) => void;
+  'step:decline': (msg: StepDeclineInput) => void;
   /** Leaving on purpose; the optional ack confirms the leave was recorded (send it before disconnecting). */
-  'worker:leave': (msg: unknown, ack?: (res: AckResult<{ left: true }>) => void) => void;
+  'worker:leave': (msg: LeaveInput, ack?: (res: AckResult<LeaveRecorded>) => void) => void;
 }
+
+/** A listener with its first (payload) parameter replaced by `unknown`; the ack parameters are kept. */
+export type UntrustedListener<F> = F extends (msg: never, ...rest: infer Rest) => void ? (msg: unknown, ...rest: Rest) => void : never;
+
+/**
+ * The coordinator's view of {@link TypedClientToServerEvents}: the same events and acks, payloads
+ * `unknown` on purpose (anyone with the token can send anything; the coordinator validates with zod).
+ */
+export type ClientToServerEvents = { [E in keyof TypedClientToServerEvents]: UntrustedListener<TypedClientToServerEvents[E]> };
 
 /** Inter-server events (none yet). */
 export type InterServerEvents = Record<string, never>;

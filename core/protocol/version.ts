@@ -1,5 +1,8 @@
-/** Version of the worker <-> coordinator wire protocol. Bumped on any incompatible change. */
-export const PROTOCOL_VERSION = 2;
+/**
+ * Version of the worker <-> coordinator wire protocol. Bumped on any incompatible change.
+ * v2 added `gradientCompression` to run:assign; v3 added `task` (kind + options) to run:assign.
+ */
+export const PROTOCOL_VERSION = 3;
 
 /** Largest Socket.io message the coordinator accepts (bytes); larger payloads are chunked. */
 export const MAX_MESSAGE_BYTES = 2 * 1024 * 1024;

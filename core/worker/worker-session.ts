@@ -9,6 +9,7 @@ import {
   StepAssignSchema,
   type AckResult,
   type RunReady,
+  type TaskSpec,
 } from '../protocol/messages.ts';
 import { ChunkAssembler, splitIntoChunks } from '../codec/chunking.ts';
 import { bytesToFloat32 } from '../codec/float-bytes.ts';
@@ -16,8 +17,9 @@ import { encodeGradient, type GradientCompression } from '../codec/gradient-comp
 import { GradientComputer } from '../models/gradient-computer.ts';
 import { ModelSpecSchema, type ModelSpec } from '../models/model-spec.ts';
 import { DatasetSpecSchema, type DatasetSpec } from '../data/dataset-spec.ts';
-import { datasetBatch, type Dataset } from '../data/dataset.ts';
+import type { Dataset } from '../data/dataset.ts';
 import type { WorkerTransport } from './worker-transport.ts';
+import { WORKER_TASKS, type WorkerTask, type WorkerTaskRegistry, type WorkerTaskResult } from './tasks/index.ts';
 
 /** Progress of a worker, reported after every step. */
 export interface WorkerProgress {
@@ -34,13 +36,24 @@ export interface WorkerProgress {
   samplesPerSec: number;
 }
 
+/** A run this worker accepted to serve (reported before its data set and model are loaded). */
+export interface AssignedRun {
+  runId: string;
+  name: string;
+  task: TaskSpec;
+}
+
 /** Hooks and services the session needs from its host (node process or browser tab). */
 export interface WorkerSessionOptions {
   transport: WorkerTransport;
+  /** The task kinds this worker can run (default WORKER_TASKS); a test may add or replace one. */
+  tasks?: WorkerTaskRegistry;
   /** Makes the right tfjs backend current for this model; returns its name. */
   prepareBackend?(model: ModelSpec): Promise<string>;
   /** Loads (and caches) the train split of a dataset spec. */
   loadTrainSet(spec: DatasetSpec): Promise<Dataset>;
+  /** A valid run:assign arrived for a task this worker has; loading its data and model starts now. */
+  onRunAssigned?(run: AssignedRun): void;
   onProgress?(p: WorkerProgress): void;
   onRunEnd?(runId: string, status: string, reason: string): void;
   onError?(err: unknown): void;
@@ -49,6 +62,8 @@ export interface WorkerSessionOptions {
 interface ActiveRun {
   runId: string;
   compression: GradientCompression;
+  task: WorkerTask;
+  taskOptions: unknown;
   computer: GradientComputer;
   train: Dataset;
   paramsVersion: number;
@@ -58,8 +73,10 @@ interface ActiveRun {
 
 /**
  * The worker loop shared by every kind of worker: builds the run's model, keeps the latest
- * parameters the coordinator sent, and answers each step assignment with the gradient of its
- * slice, sent as binary chunks. Steps are processed one at a time, in arrival order.
+ * parameters the coordinator sent, and answers each step assignment with the result of the run's
+ * task (WorkerTask, looked up by `task.kind` in the registry; the gradient of the slice for ddp),
+ * encoded with the run's gradient compression and sent as binary chunks plus a commit. Steps are
+ * processed one at a time, in arrival order.
  */
 export class WorkerSession {
   private run: ActiveRun | null = null;
@@ -70,7 +87,10 @@ export class WorkerSession {
   private bytesReceived = 0;
   private readonly rateWindow: { t: number; samples: number }[] = [];
 
+  private readonly tasks: WorkerTaskRegistry;
+
   constructor(private readonly opts: WorkerSessionOptions) {
+    this.tasks = opts.tasks ?? WORKER_TASKS;
     const t = opts.transport;
     t.onRunAssign((msg) => this.enqueueAssign(msg));
     t.onParamsChunk((msg) => this.guard(() => this.handleParamsChunk(msg)));
@@ -123,8 +143,10 @@ export class WorkerSession {
       const parsed = RunAssignSchema.safeParse(raw);
       if (!parsed.success) throw new CrowdtrainError('INVALID_MESSAGE', `run:assign: ${describeZodError(parsed.error)}`);
       const msg = parsed.data;
+      const { task, options: taskOptions } = this.resolveTask(msg.task);
       const model = ModelSpecSchema.parse(msg.model);
       const datasetSpec = DatasetSpecSchema.parse(msg.dataset);
+      this.opts.onRunAssigned?.({ runId: msg.runId, name: msg.name, task: msg.task });
       const train = await this.opts.loadTrainSet(datasetSpec);
       this.disposeRun();
       const backend = this.opts.prepareBackend ? await this.opts.prepareBackend(model) : tf.getBackend();
@@ -140,12 +162,39 @@ export class WorkerSession {
           `model built here has ${computer.layout.totalSize} parameters, the coordinator's has ${msg.paramCount}`,
         );
       }
-      this.run = { runId: msg.runId, compression: msg.gradientCompression, computer, train, paramsVersion: -1, assembling: null, latest: null };
+      this.run = {
+        runId: msg.runId,
+        compression: msg.gradientCompression,
+        task,
+        taskOptions,
+        computer,
+        train,
+        paramsVersion: -1,
+        assembling: null,
+        latest: null,
+      };
       return { ok: true, runId: msg.runId, paramCount: msg.paramCount, datasetSize: train.size, backend };
     } catch (err) {
       this.opts.onError?.(err);
       return { ok: false, error: toWireError(err) };
     }
+  }
+
+  /** The registry's task for a run's task spec, with its options parsed by the task's schema. */
+  private resolveTask(spec: TaskSpec): { task: WorkerTask; options: unknown } {
+    const task = Object.hasOwn(this.tasks, spec.kind) ? this.tasks[spec.kind] : undefined;
+    if (!task) {
+      const known = Object.keys(this.tasks).sort();
+      throw new CrowdtrainError(
+        'UNKNOWN_TASK',
+        `run:assign asks for task kind ${JSON.stringify(spec.kind)}; this worker knows ${known.length ? known.map((k) => JSON.stringify(k)).join(', ') : 'none'}`,
+      );
+    }
+    const options = task.options.safeParse(spec.options);
+    if (!options.success) {
+      throw new CrowdtrainError('INVALID_CONFIG', `options of task ${JSON.stringify(spec.kind)}: ${describeZodError(options.error)}`);
+    }
+    return { task, options: options.data };
   }
 
   private handleParamsChunk(raw: unknown): void {
@@ -187,16 +236,25 @@ export class WorkerSession {
     const indices = new Uint32Array(indexBytes.byteLength / 4);
     new Uint8Array(indices.buffer).set(indexBytes);
     const started = nowMs();
-    const { xs, ys } = datasetBatch(run.train, indices);
-    let result: { grads: Float32Array; loss: number; accuracy: number };
+    let result: WorkerTaskResult;
     try {
-      // Asynchronous read-back: the only correct one on WebGPU in a browser; same numbers elsewhere.
-      result = await run.computer.computeGradientsAsync(xs, ys);
+      result = await run.task.run({
+        runId: msg.runId,
+        step: msg.step,
+        epoch: msg.epoch,
+        paramsVersion: msg.paramsVersion,
+        computer: run.computer,
+        train: run.train,
+        indices,
+        options: run.taskOptions,
+      });
     } finally {
-      tf.dispose([xs, ys]);
+      // A task that trains locally leaves other parameters behind: set the coordinator's again next step.
+      if (run.task.mutatesParams) run.paramsVersion = -1;
     }
     const computeMs = nowMs() - started;
-    const bytes = encodeGradient(result.grads, run.compression);
+    // The vector goes out as the task returned it; the coordinator validates length, finiteness and norm.
+    const bytes = encodeGradient(result.values, run.compression);
     const chunks = splitIntoChunks(bytes, CHUNK_BYTES);
     chunks.forEach((chunk, index) => {
       this.opts.transport.sendGradChunk({

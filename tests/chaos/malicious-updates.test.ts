@@ -2,208 +2,225 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { io, type Socket } from 'socket.io-client';
-import { validateRunConfig } from '../../core/config/run-config.ts';
-import { PROTOCOL_VERSION } from '../../core/protocol/version.ts';
-import type { AckResult, ClientToServerEvents, ParamsChunk, ServerToClientEvents, StepAssign } from '../../core/protocol/messages.ts';
+import { validateRunConfig, type RunConfig } from '../../core/config/run-config.ts';
+import { CHUNK_BYTES, PROTOCOL_VERSION } from '../../core/protocol/version.ts';
+import type { AckResult, ClientToServerEvents, GradChunk, GradCommitInput, Hello, ServerToClientEvents, Welcome } from '../../core/protocol/messages.ts';
 import { GradientComputer } from '../../core/models/gradient-computer.ts';
 import { loadDataset } from '../../core/data/dataset-spec.ts';
 import { datasetBatch } from '../../core/data/dataset.ts';
 import { startTestCoordinator, syntheticConfig, type TestCoordinator } from '../integration/support/harness.ts';
-
-type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+import { joinTestWorker, TestWorkerJoinError, type TestStepContext, type TestWorker } from '../integration/support/test-worker.ts';
 
 let t: TestCoordinator | null = null;
-const sockets: ClientSocket[] = [];
+const workers: TestWorker[] = [];
+const rawSockets: Socket[] = [];
 afterEach(async () => {
-  for (const s of sockets.splice(0)) s.close();
+  for (const w of workers.splice(0)) await w.close();
+  for (const s of rawSockets.splice(0)) s.close();
   await t?.cleanup();
   t = null;
 });
 
-function connect(url: string, auth: Record<string, unknown>): ClientSocket {
-  const s: ClientSocket = io(url, { auth, transports: ['websocket'], reconnection: false, forceNew: true });
-  sockets.push(s);
-  return s;
+async function join(opts: Omit<Parameters<typeof joinTestWorker>[0], 'url' | 'token'> & { token?: string }): Promise<TestWorker> {
+  if (!t) throw new Error('no coordinator');
+  const w = await joinTestWorker({ url: t.coordinator.url, token: t.token, ...opts });
+  workers.push(w);
+  return w;
 }
 
-function connectError(s: ClientSocket): Promise<Error & { data?: { code?: string } }> {
-  return new Promise((resolve) => s.once('connect_error', (e) => resolve(e as Error & { data?: { code?: string } })));
+async function joinRefusal(opts: Omit<Parameters<typeof joinTestWorker>[0], 'url' | 'token'> & { token?: string }): Promise<TestWorkerJoinError> {
+  try {
+    await join(opts);
+  } catch (err) {
+    if (err instanceof TestWorkerJoinError) return err;
+    throw err;
+  }
+  throw new Error('the coordinator accepted a worker it should have refused');
 }
 
-/** A hand-driven worker that can send anything. */
-class RogueWorker {
-  readonly steps: StepAssign[] = [];
-  private waiters: ((s: StepAssign) => void)[] = [];
-  params: Float32Array | null = null;
-  paramsMessages = 0;
-  constructor(readonly socket: ClientSocket) {
-    const chunks: Uint8Array[] = [];
-    socket.on('run:assign', (msg, ack) => ack({ ok: true, runId: msg.runId, paramCount: msg.paramCount, datasetSize: 0 }));
-    socket.on('params:chunk', (msg: ParamsChunk) => {
-      this.paramsMessages += 1;
-      const bytes = msg.bytes instanceof ArrayBuffer ? new Uint8Array(msg.bytes) : msg.bytes;
-      chunks[msg.index] = bytes;
-      if (chunks.filter(Boolean).length === msg.count) {
-        const all = new Uint8Array(msg.totalBytes);
-        let o = 0;
-        for (const c of chunks) {
-          all.set(c, o);
-          o += c.byteLength;
-        }
-        this.params = new Float32Array(all.buffer);
-        chunks.length = 0;
-      }
-    });
-    socket.on('step:assign', (msg) => {
-      const w = this.waiters.shift();
-      if (w) w(msg);
-      else this.steps.push(msg);
-    });
-  }
-  async commit(msg: unknown): Promise<AckResult<{ accepted: true }>> {
-    const res = (await this.socket.timeout(10_000).emitWithAck('grad:commit', msg)) as AckResult<{ accepted: true }>;
-    return res;
-  }
-  async hello(msg: unknown): Promise<AckResult<{ workerId: string }>> {
-    const res = (await this.socket.timeout(10_000).emitWithAck('worker:hello', msg)) as AckResult<{ workerId: string }>;
-    return res;
-  }
-  nextStep(): Promise<StepAssign> {
-    const s = this.steps.shift();
-    if (s) return Promise.resolve(s);
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-  async send(step: StepAssign, grads: Float32Array, over: { paramsVersion?: number; sampleCount?: number; totalBytes?: number } = {}): Promise<AckResult<{ accepted: true }>> {
-    const bytes = new Uint8Array(grads.buffer, grads.byteOffset, grads.byteLength);
-    const indices = (step.indices as Uint8Array).byteLength / 4;
-    this.socket.emit('grad:chunk', { runId: step.runId, step: step.step, index: 0, count: 1, totalBytes: over.totalBytes ?? bytes.byteLength, bytes });
-    return this.commit({
-      runId: step.runId,
-      step: step.step,
-      paramsVersion: over.paramsVersion ?? step.paramsVersion,
-      sampleCount: over.sampleCount ?? indices,
-      loss: 1,
-      accuracy: 0.5,
-      computeMs: 1,
-    });
-  }
+/** The coordinator's update rule for plain SGD, computed here from a gradient computed here (independently of any worker). */
+async function expectedSgdStep(cfg: RunConfig, initial: Float32Array, indices: Uint32Array): Promise<Float32Array> {
+  await tf.setBackend('cpu');
+  const { train } = await loadDataset(cfg.dataset);
+  const gc = GradientComputer.create(cfg.model, { inputShape: train.inputShape, numClasses: train.numClasses, seed: cfg.seed });
+  gc.setParams(initial);
+  const { xs, ys } = datasetBatch(train, indices);
+  const { grads } = gc.computeGradients(xs, ys);
+  tf.dispose([xs, ys]);
+  gc.dispose();
+  const lr = cfg.optimizer.lr;
+  return initial.map((p, i) => Math.fround(p - Math.fround(lr * (grads[i] ?? 0))));
 }
 
-describe('handshake security', () => {
-  it('a wrong token gets a connect_error that says so', async () => {
+function maxAbsDifference(a: Float32Array, b: Float32Array): number {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs((a[i] ?? 0) - (b[i] ?? 0)));
+  return worst;
+}
+
+describe('handshake security (through the shared worker connection lifecycle)', () => {
+  it('a wrong token gets a refusal that says so', async () => {
     t = await startTestCoordinator();
-    const err = await connectError(connect(t.coordinator.url, { token: 'definitely-not-the-token', protocolVersion: PROTOCOL_VERSION }));
+    const err = await joinRefusal({ token: 'definitely-not-the-token' });
+    expect(err.code).toBe('BAD_TOKEN');
     expect(err.message).toMatch(/wrong worker token/);
-    expect(err.data?.code).toBe('BAD_TOKEN');
   });
 
   it('a protocol version mismatch names both versions', async () => {
     t = await startTestCoordinator();
-    const err = await connectError(connect(t.coordinator.url, { token: t.token, protocolVersion: PROTOCOL_VERSION + 1 }));
-    expect(err.data?.code).toBe('PROTOCOL_MISMATCH');
+    const err = await joinRefusal({ auth: { token: t.token, protocolVersion: PROTOCOL_VERSION + 1 } });
+    expect(err.code).toBe('PROTOCOL_MISMATCH');
     expect(err.message).toContain(`v${PROTOCOL_VERSION + 1}`);
     expect(err.message).toContain(`v${PROTOCOL_VERSION}`);
   });
 
   it('a malformed handshake is refused with the field named', async () => {
     t = await startTestCoordinator();
-    const err = await connectError(connect(t.coordinator.url, { protocolVersion: 'one' }));
-    expect(err.data?.code).toBe('INVALID_MESSAGE');
+    const err = await joinRefusal({ auth: { protocolVersion: 'one' } });
+    expect(err.code).toBe('INVALID_MESSAGE');
     expect(err.message).toMatch(/token/);
   });
 });
 
+/** One bad update: how the test worker breaks its (otherwise real) result, and the code the coordinator must answer. */
+interface BadUpdate {
+  code: string;
+  result?(values: Float32Array): Float32Array;
+  chunk?(msg: GradChunk): unknown;
+  commit?(msg: GradCommitInput): unknown;
+}
+
 describe('bad updates are rejected, recorded, and never touch the parameters', () => {
-  it('wrong length, NaN, Inf, huge norm, stale version, wrong sample count, malformed commit, then a valid update is applied exactly', async () => {
+  it('wrong length, NaN, Inf, huge norm, stale version, wrong sample count, malformed commit, a decline, then a valid update is applied exactly', async () => {
     t = await startTestCoordinator();
     const cfg = validateRunConfig(syntheticConfig({ total_updates: 1, optimizer: { name: 'sgd', lr: 0.1 }, max_update_norm: 1000 }));
-    const rogue = new RogueWorker(connect(t.coordinator.url, { token: t.token, protocolVersion: PROTOCOL_VERSION }));
-    const hello = await rogue.hello({ kind: 'node', backend: 'cpu', name: 'rogue' });
-    expect(hello.ok).toBe(true);
-    // A malformed hello is answered with a typed error naming the field.
-    const badHello = await rogue.hello({ kind: 'toaster', backend: 'cpu' });
+    // Each attempt (the same slice comes back after every rejection) breaks the real gradient one way.
+    const plan: BadUpdate[] = [
+      { code: 'SHAPE_MISMATCH', result: (v) => v.slice(0, v.length - 1) },
+      { code: 'NON_FINITE', result: (v) => new Float32Array(v.length).fill(0.1).map((x, i) => (i === 7 ? NaN : x)) },
+      { code: 'NON_FINITE', result: (v) => new Float32Array(v.length).map((_, i) => (i === 3 ? Infinity : 0)) },
+      { code: 'NORM_TOO_LARGE', result: (v) => new Float32Array(v.length).fill(100) },
+      { code: 'STALE_UPDATE', commit: (c) => ({ ...c, paramsVersion: c.paramsVersion + 5 }) },
+      { code: 'SHAPE_MISMATCH', commit: (c) => ({ ...c, sampleCount: 3 }) },
+      // Wire messages the real loop never produces: a chunk header that lies about the total, a commit of the wrong types.
+      { code: 'SHAPE_MISMATCH', chunk: (c) => ({ ...c, totalBytes: 12 }) },
+      { code: 'INVALID_MESSAGE', commit: (c) => ({ runId: c.runId, step: c.step, paramsVersion: 'x', sampleCount: -1, loss: 0, accuracy: 3, computeMs: 0 }) },
+    ];
+    let paramsDropped = 0;
+    let honest: TestStepContext | null = null;
+    let paramsChunksAtFirstResult = -1;
+    const rogue = await join({
+      name: 'rogue',
+      // The first parameters are lost on the way: the worker declines the step it cannot compute.
+      tamper: {
+        dropParamsChunk: () => paramsDropped++ === 0,
+        chunk: (c, ctx) => plan[ctx.attempt]?.chunk?.(c) ?? c,
+        commit: (c, ctx) => plan[ctx.attempt]?.commit?.(c) ?? c,
+      },
+      transformResult: (v, ctx) => {
+        if (ctx.attempt === 0) paramsChunksAtFirstResult = rogue.paramsChunks;
+        const bad = plan[ctx.attempt];
+        if (!bad) honest = { ...ctx, indices: ctx.indices.slice() };
+        return bad?.result?.(v) ?? v;
+      },
+    });
+    // A malformed hello is answered with a typed error naming the field (raw socket: no worker loop sends it).
+    const badHello = (await rogue.socket.timeout(10_000).emitWithAck('worker:hello', { kind: 'toaster', backend: 'cpu' } as unknown as Hello)) as AckResult<Welcome>;
     expect(badHello).toMatchObject({ ok: false, error: { code: 'INVALID_MESSAGE' } });
     expect(JSON.stringify(badHello)).toContain('kind');
 
     const session = await t.coordinator.startRun(cfg);
     const initial = session.currentParams();
-    const n = session.paramCount;
-    const rejected: [string, () => Promise<AckResult<{ accepted: true }>>][] = [];
-    let step = await rogue.nextStep();
-    const cases: [string, (s: StepAssign) => Promise<AckResult<{ accepted: true }>>][] = [
-      ['SHAPE_MISMATCH', (s) => rogue.send(s, new Float32Array(n - 1))],
-      ['NON_FINITE', (s) => rogue.send(s, new Float32Array(n).fill(0.1).map((v, i) => (i === 7 ? NaN : v)))],
-      ['NON_FINITE', (s) => rogue.send(s, new Float32Array(n).map((_, i) => (i === 3 ? Infinity : 0)))],
-      ['NORM_TOO_LARGE', (s) => rogue.send(s, new Float32Array(n).fill(100))],
-      ['STALE_UPDATE', (s) => rogue.send(s, new Float32Array(n), { paramsVersion: s.paramsVersion + 5 })],
-      ['SHAPE_MISMATCH', (s) => rogue.send(s, new Float32Array(n), { sampleCount: 3 })],
-      ['SHAPE_MISMATCH', (s) => rogue.send(s, new Float32Array(n), { totalBytes: 12 })],
-      [
-        'INVALID_MESSAGE',
-        (s) => rogue.commit({ runId: s.runId, step: s.step, paramsVersion: 'x', sampleCount: -1, loss: 0, accuracy: 3, computeMs: 0 }),
-      ],
-    ];
-    for (const [code, send] of cases) {
-      const res = await send(step);
-      expect(res, code).toMatchObject({ ok: false, error: { code } });
-      rejected.push([code, () => Promise.resolve(res)]);
+    for (const bad of plan) {
+      const { commit, ack } = await rogue.nextCommit();
+      expect(ack, bad.code).toMatchObject({ ok: false, error: { code: bad.code } });
       // The slice is reassigned: the same step comes back (only this worker is in the run).
-      const again = await rogue.nextStep();
-      expect(again.step).toBe(0);
-      step = again;
+      expect((commit as { step: number }).step).toBe(0);
       expect(session.currentParams()).toEqual(initial);
     }
-    expect(rogue.params).toEqual(initial);
+    // The decline came first: the coordinator resent the parameters at once with the slice.
+    expect(paramsChunksAtFirstResult).toBe(2);
 
-    // A worker that declines (it lacks the params version) gets its slice back at once, with the params resent.
-    const paramsBefore = rogue.paramsMessages;
-    rogue.socket.emit('step:decline', { runId: step.runId, step: step.step, code: 'STALE_UPDATE', reason: 'lost my params' });
-    step = await rogue.nextStep();
-    expect(step.step).toBe(0);
-    expect(rogue.paramsMessages).toBeGreaterThan(paramsBefore);
-
-    // Now a correct gradient, computed here exactly like a worker would.
-    await tf.setBackend('cpu');
-    const { train } = await loadDataset(cfg.dataset);
-    const gc = GradientComputer.create(cfg.model, { inputShape: train.inputShape, numClasses: train.numClasses, seed: cfg.seed });
-    gc.setParams(initial);
-    const idx = new Uint32Array(new Uint8Array(step.indices as Uint8Array).buffer);
-    const { xs, ys } = datasetBatch(train, idx);
-    const { grads } = gc.computeGradients(xs, ys);
-    tf.dispose([xs, ys]);
-    gc.dispose();
-    const ok = await rogue.send(step, grads);
-    expect(ok).toEqual({ ok: true, accepted: true });
+    // Now the worker's real gradient, unbroken.
+    const ok = await rogue.nextCommit();
+    expect(ok.ack).toEqual({ ok: true, accepted: true });
     const outcome = await session.done;
     expect(outcome.status).toBe('finished');
-    const expected = initial.map((p, i) => Math.fround(p - Math.fround(0.1 * (grads[i] ?? 0))));
-    const final = session.currentParams();
-    let worst = 0;
-    for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs((final[i] ?? 0) - (expected[i] ?? 0)));
-    expect(worst).toBeLessThan(1e-6);
+    const step = honest as TestStepContext | null;
+    if (!step) throw new Error('the honest attempt never ran');
+    const expected = await expectedSgdStep(cfg, initial, step.indices);
+    expect(maxAbsDifference(session.currentParams(), expected)).toBeLessThan(1e-6);
 
     const events = await t.coordinator.store.listEvents(session.runId);
-    expect(events.some((e) => e.kind === 'step_declined' && JSON.stringify(e.detail).includes('lost my params'))).toBe(true);
+    expect(events.some((e) => e.kind === 'step_declined' && JSON.stringify(e.detail).includes('needs params version 0'))).toBe(true);
     const rejections = events.filter((e) => e.kind === 'update_rejected').map((e) => JSON.stringify(e.detail));
-    expect(rejections).toHaveLength(cases.length);
-    for (const [code] of cases) expect(rejections.some((r) => r.includes(code))).toBe(true);
+    expect(rejections).toHaveLength(plan.length);
+    for (const { code } of plan) expect(rejections.some((r) => r.includes(code))).toBe(true);
     const contributions = await t.coordinator.store.listContributions(session.runId);
-    expect(contributions[0]?.rejected).toBe(cases.length);
+    expect(contributions[0]?.rejected).toBe(plan.length);
+  });
+
+  it('a multi-chunk gradient (over 1 MiB of parameters) with a NaN in its last chunk is rejected; the honest multi-chunk one is applied exactly', async () => {
+    t = await startTestCoordinator();
+    // 32 -> 8192 -> 3: 294,915 parameters, 1.18 MB of float32: two chunks.
+    const cfg = validateRunConfig(
+      syntheticConfig({
+        total_updates: 1,
+        eval_every: 100,
+        model: { type: 'mlp', hidden: [8192] },
+        dataset: { name: 'synthetic', shape: [32], classes: 3, train_size: 64, test_size: 16, seed: 3 },
+        optimizer: { name: 'sgd', lr: 0.1 },
+      }),
+    );
+    let honest: TestStepContext | null = null;
+    const worker = await join({
+      name: 'big-model',
+      transformResult: (v, ctx) => {
+        if (ctx.attempt === 0) return v.slice().fill(Number.NaN, v.length - 1);
+        honest = { ...ctx, indices: ctx.indices.slice() };
+        return v;
+      },
+    });
+    const session = await t.coordinator.startRun(cfg);
+    const n = session.paramCount;
+    expect(n * 4).toBeGreaterThan(CHUNK_BYTES);
+    const initial = session.currentParams();
+
+    const rejected = await worker.nextCommit();
+    expect(worker.paramsChunks).toBe(2);
+    expect(rejected.chunks).toBe(2);
+    expect(rejected.ack).toMatchObject({ ok: false, error: { code: 'NON_FINITE' } });
+    expect(session.currentParams()).toEqual(initial);
+
+    const accepted = await worker.nextCommit();
+    expect(accepted).toMatchObject({ chunks: 2, bytes: n * 4, ack: { ok: true, accepted: true } });
+    expect((await session.done).status).toBe('finished');
+    const step = honest as TestStepContext | null;
+    if (!step) throw new Error('the honest attempt never ran');
+    const expected = await expectedSgdStep(cfg, initial, step.indices);
+    expect(maxAbsDifference(session.currentParams(), expected)).toBeLessThan(1e-6);
   });
 
   it('an oversized message gets the sender disconnected, and the run goes on without it', async () => {
     t = await startTestCoordinator();
-    const rogue = new RogueWorker(connect(t.coordinator.url, { token: t.token, protocolVersion: PROTOCOL_VERSION }));
-    await rogue.hello({ kind: 'node', backend: 'cpu' });
-    const disconnected = new Promise<string>((resolve) => rogue.socket.once('disconnect', (r) => resolve(r)));
+    const rogue = await join({ name: 'oversized' });
+    const disconnected = rogue.nextEvent('disconnected');
+    // Raw socket: the worker loop never sends a chunk above CHUNK_BYTES.
     rogue.socket.emit('grad:chunk', { runId: 'x', step: 0, index: 0, count: 1, totalBytes: 8 << 20, bytes: new Uint8Array(8 << 20) });
-    expect(await disconnected).toMatch(/transport close|server/);
+    expect((await disconnected).reason).toMatch(/transport close|server/);
     expect(t.coordinator.workers()).toHaveLength(0);
   });
 
   it('a flood of invalid messages gets the sender disconnected', async () => {
     t = await startTestCoordinator();
-    const rogue = connect(t.coordinator.url, { token: t.token, protocolVersion: PROTOCOL_VERSION });
+    // A minimal raw socket (no worker loop sends garbage, nor anything before its hello).
+    const rogue: Socket<ServerToClientEvents, ClientToServerEvents> = io(t.coordinator.url, {
+      auth: { token: t.token, protocolVersion: PROTOCOL_VERSION },
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+    });
+    rawSockets.push(rogue);
     await new Promise<void>((r) => rogue.once('connect', () => r()));
     const disconnected = new Promise<string>((resolve) => rogue.once('disconnect', (r) => resolve(r)));
     for (let i = 0; i < 30; i++) rogue.emit('grad:chunk', { garbage: i });

@@ -44,8 +44,8 @@ export function launchChromium(opts: { webgpu: boolean }): Promise<Browser> {
 }
 
 /**
- * Builds the Next app when it is stale (ensureNextBuild's inputs include core/ and the socket
- * transport, which the tab bundles). When another `next build` holds the build lock in a shared
+ * Builds the Next app when it is stale (ensureNextBuild's inputs include core/, which holds the worker loop and
+ * the socket transport the tab bundles). When another `next build` holds the build lock in a shared
  * checkout, waits for it and tries again.
  */
 export async function ensureContributeBuild(): Promise<void> {

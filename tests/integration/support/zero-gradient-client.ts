@@ -1,22 +1,24 @@
 /**
  * A worker whose backend "computes" zeros (like a broken GPU read-back): every gradient it sends is
  * well-formed, finite and small, so validation accepts it; only the fleet-agreement check can tell.
- * Speaks the real protocol over a real socket.io connection.
+ * It is the shared test worker (the real worker loop over a real socket.io connection) with its
+ * result replaced by zeros.
  */
-import { io, type Socket } from 'socket.io-client';
-import { PROTOCOL_VERSION } from '../../../core/protocol/version.ts';
-import type { ClientToServerEvents, ServerToClientEvents } from '../../../core/protocol/messages.ts';
+import { joinTestWorker, zeroResult, type TestWorker, type TestWorkerSocket } from './test-worker.ts';
 
 /** A connected zero-gradient worker; `close()` disconnects it. */
 export interface ZeroGradientClient {
   workerId: string;
-  socket: Socket<ServerToClientEvents, ClientToServerEvents>;
+  socket: TestWorkerSocket;
+  worker: TestWorker;
+  /** Leaves and disconnects (in the background). */
   close(): void;
 }
 
 /**
- * Connects, says hello as a browser tab named `name`, and answers every step with zeros: float32
- * zeros unless `gradientBytes` builds the payload (from the parameter count) some other way.
+ * Joins as a browser tab named `name` and answers every step with zeros: the payload is float32
+ * zeros (whatever the run's gradient compression) unless `gradientBytes` builds it from the
+ * parameter count some other way.
  */
 export async function joinZeroGradientClient(
   url: string,
@@ -24,29 +26,19 @@ export async function joinZeroGradientClient(
   name = 'broken-tab',
   gradientBytes: (paramCount: number) => Uint8Array = (n) => new Uint8Array(n * 4),
 ): Promise<ZeroGradientClient> {
-  const s: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, {
-    auth: { token, protocolVersion: PROTOCOL_VERSION },
-    transports: ['websocket'],
-    reconnection: false,
-    forceNew: true,
-  });
-  s.on('run:assign', (msg, ack) => ack({ ok: true, runId: msg.runId, paramCount: msg.paramCount, datasetSize: 240 }));
   let paramCount = 0;
-  s.on('params:chunk', (msg) => (paramCount = msg.totalBytes / 4));
-  s.on('step:assign', (msg) => {
-    const bytes = gradientBytes(paramCount);
-    const samples = (msg.indices as Uint8Array).byteLength / 4;
-    s.emit('grad:chunk', { runId: msg.runId, step: msg.step, index: 0, count: 1, totalBytes: bytes.byteLength, bytes });
-    s.emit('grad:commit', { runId: msg.runId, step: msg.step, paramsVersion: msg.paramsVersion, sampleCount: samples, loss: 1, accuracy: 0, computeMs: 1 }, () => undefined);
+  const worker = await joinTestWorker({
+    url,
+    token,
+    name,
+    kind: 'browser',
+    backend: 'webgpu',
+    transformResult: (values, ctx) => {
+      paramCount = ctx.paramCount;
+      return zeroResult(values);
+    },
+    // The bytes on the wire are the payload above, not the loop's encoding of the zeros.
+    tamper: { resultBytes: () => gradientBytes(paramCount) },
   });
-  await new Promise<void>((resolve, reject) => {
-    s.once('connect', () => resolve());
-    s.once('connect_error', reject);
-  });
-  const hello = (await s.timeout(10_000).emitWithAck('worker:hello', { kind: 'browser', backend: 'webgpu', name })) as { ok: boolean; workerId?: string };
-  if (!hello.ok || hello.workerId === undefined) {
-    s.close();
-    throw new Error(`zero-gradient client was refused: ${JSON.stringify(hello)}`);
-  }
-  return { workerId: hello.workerId, socket: s, close: () => s.close() };
+  return { workerId: worker.workerId, socket: worker.socket, worker, close: () => void worker.close() };
 }
