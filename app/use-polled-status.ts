@@ -2,7 +2,7 @@
 
 import { useEffect, useState } from 'react';
 import { z } from 'zod';
-import { statusSchema, type Status } from './status-schema.ts';
+import { StatusSchema, type Status } from '../core/api/status.ts';
 
 /** Where the dashboard reads the coordinator's status (served by the coordinator, not by Next). */
 export const STATUS_URL = '/api/v1/status';
@@ -21,7 +21,7 @@ export type PolledStatus =
 
 /**
  * Polls `url` every `intervalMs` (after the previous poll settles; each poll times out after
- * `timeoutMs`) and validates the body with `statusSchema`.
+ * `timeoutMs`) and validates the body with core/api's `StatusSchema`.
  * @example const polled = usePolledStatus(); if (polled.state === 'ok') show(polled.status);
  */
 export function usePolledStatus(url = STATUS_URL, intervalMs = 2000, timeoutMs = 5000): PolledStatus {
@@ -66,7 +66,7 @@ export function usePolledStatus(url = STATUS_URL, intervalMs = 2000, timeoutMs =
           if (!stopped) fail('bad-response', `GET ${url} did not return JSON: ${err instanceof Error ? err.message : String(err)}`);
           return;
         }
-        const parsed = statusSchema.safeParse(body);
+        const parsed = StatusSchema.safeParse(body);
         if (!parsed.success) {
           if (!stopped) fail('bad-response', `GET ${url} returned an unexpected shape: ${z.prettifyError(parsed.error)}`);
           return;

@@ -1,4 +1,4 @@
-import type { StatusRun } from '../status-schema.ts';
+import type { StatusRun } from '../../core/api/status.ts';
 import { formatNumber, formatPercent, formatScalar, formatDateTime, progressFraction } from '../status-format.ts';
 import { StatusBadge } from './status-badge.tsx';
 
@@ -19,11 +19,10 @@ export function ActiveRunCard({ run }: { run: StatusRun }) {
       <div className="flex flex-wrap items-baseline justify-between gap-2">
         <div>
           <h2 id="active-run" className="text-lg font-semibold text-slate-900">
-            {run.name ?? run.id}
+            {run.name}
           </h2>
           <p className="text-sm text-slate-500">
-            {run.experiment ? `${run.experiment} · ` : ''}
-            {run.mode ?? 'mode unknown'} · started {formatDateTime(run.startedAt)}
+            {run.experiment} · {run.mode} · started {formatDateTime(run.startedAt)}
           </p>
         </div>
         <StatusBadge status={run.status} />
@@ -40,8 +39,8 @@ export function ActiveRunCard({ run }: { run: StatusRun }) {
           role="progressbar"
           aria-label="training progress"
           aria-valuemin={0}
-          aria-valuemax={run.totalUpdates ?? undefined}
-          aria-valuenow={run.step ?? undefined}
+          aria-valuemax={run.totalUpdates}
+          aria-valuenow={run.step}
           className="mt-1 h-2.5 overflow-hidden rounded-full bg-slate-200"
         >
           <div className="h-full rounded-full bg-indigo-500 transition-[width] duration-500" style={{ width: `${(fraction ?? 0) * 100}%` }} />

@@ -1,4 +1,4 @@
-import type { StatusRecentRun } from '../status-schema.ts';
+import type { StatusRecentRun } from '../../core/api/status.ts';
 import { formatDateTime, formatNumber, formatPercent } from '../status-format.ts';
 import { StatusBadge } from './status-badge.tsx';
 
@@ -26,13 +26,12 @@ export function RecentRunsTable({ runs }: { runs: readonly StatusRecentRun[] }) 
             <tbody className="divide-y divide-slate-100">
               {runs.map((run) => (
                 <tr key={run.id}>
-                  <td className="py-2 pr-4 font-medium text-slate-900">{run.name ?? run.id}</td>
+                  <td className="py-2 pr-4 font-medium text-slate-900">{run.name}</td>
                   <td className="py-2 pr-4">
                     <StatusBadge status={run.status} />
                   </td>
                   <td className="py-2 pr-4 text-right tabular-nums">
-                    {formatNumber(run.step)}
-                    {run.totalUpdates == null ? '' : ` / ${formatNumber(run.totalUpdates)}`}
+                    {formatNumber(run.step)} / {formatNumber(run.totalUpdates)}
                   </td>
                   <td className="py-2 pr-4 text-right tabular-nums">{formatPercent(run.bestAccuracy)}</td>
                   <td className="py-2 text-slate-600">{formatDateTime(run.createdAt)}</td>

@@ -71,14 +71,14 @@ export function StatusDashboard() {
             {status.run ? (
               <>
                 <ActiveRunCard run={status.run} />
-                <WorkersTable workers={status.run.workers ?? []} nowMs={fetchedAt} />
+                <WorkersTable workers={status.run.workers} nowMs={fetchedAt} />
               </>
             ) : (
               <NoActiveRun />
             )}
-            {status.join?.contributePath ? <ContributeLink path={status.join.contributePath} /> : null}
-            {status.join?.command ? <JoinCommand command={status.join.command} /> : null}
-            <RecentRunsTable runs={status.runs ?? []} />
+            <ContributeLink path={status.join.contributePath} />
+            <JoinCommand command={status.join.command} />
+            <RecentRunsTable runs={status.runs} />
           </>
         ) : null}
       </main>

@@ -1,4 +1,4 @@
-import type { StatusWorker } from '../status-schema.ts';
+import type { StatusWorker } from '../../core/api/status.ts';
 import { formatAgo, formatNumber } from '../status-format.ts';
 
 /** The workers of the active run; `nowMs` is when the status was fetched (for "last seen"). */
@@ -27,10 +27,10 @@ export function WorkersTable({ workers, nowMs }: { workers: readonly StatusWorke
             <tbody className="divide-y divide-slate-100">
               {workers.map((worker) => (
                 <tr key={worker.id}>
-                  <td className="py-2 pr-4 font-medium text-slate-900">{worker.name ?? worker.id}</td>
-                  <td className="py-2 pr-4 text-slate-600">{worker.kind ?? '—'}</td>
+                  <td className="py-2 pr-4 font-medium text-slate-900">{worker.name}</td>
+                  <td className="py-2 pr-4 text-slate-600">{worker.kind}</td>
                   <td className="py-2 pr-4">
-                    <code className="rounded bg-slate-100 px-1.5 py-0.5 text-xs text-slate-700">{worker.backend ?? '—'}</code>
+                    <code className="rounded bg-slate-100 px-1.5 py-0.5 text-xs text-slate-700">{worker.backend}</code>
                   </td>
                   <td className="py-2 pr-4 text-right tabular-nums">{formatNumber(worker.steps)}</td>
                   <td className="py-2 pr-4 text-right tabular-nums">{formatNumber(worker.samples)}</td>

@@ -2,7 +2,7 @@
 
 import Link from 'next/link';
 import { useEffect, useState } from 'react';
-import { metricHistorySchema, metricKeysSchema, runDetailSchema, type RunDetail } from './api-schemas.ts';
+import { MetricHistorySchema, MetricKeysSchema, RunDetailSchema, type RunDetail } from '../../core/api/index.ts';
 import type { XY } from './chart-math.ts';
 import { getJson } from './fetch-api.ts';
 import { ChartControls, LineChart, SERIES_COLORS } from './line-chart.tsx';
@@ -42,11 +42,11 @@ export function CompareView({ runIds }: { runIds: string[] }) {
         const loaded = await Promise.all(
           runIds.map(async (id, i) => {
             const base = `/api/v1/runs/${encodeURIComponent(id)}`;
-            const [detail, keys] = await Promise.all([getJson(base, runDetailSchema, controller.signal), getJson(`${base}/metrics`, metricKeysSchema, controller.signal)]);
+            const [detail, keys] = await Promise.all([getJson(base, RunDetailSchema, controller.signal), getJson(`${base}/metrics`, MetricKeysSchema, controller.signal)]);
             const series = new Map<string, XY[]>();
             await Promise.all(
               keys.metrics.map(async (m) => {
-                const h = await getJson(`${base}/metrics/${encodeURIComponent(m.key)}`, metricHistorySchema, controller.signal);
+                const h = await getJson(`${base}/metrics/${encodeURIComponent(m.key)}`, MetricHistorySchema, controller.signal);
                 series.set(
                   m.key,
                   h.points.map((p) => ({ x: p.step, y: p.value })),

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
-import { apiErrorSchema } from './api-schemas.ts';
+import { ApiErrorSchema } from '../../core/api/api-error.ts';
+import { describeZodError } from '../../core/protocol/messages.ts';
 
 /** localStorage key under which the dashboard keeps the admin token the user pasted. */
 export const ADMIN_TOKEN_STORAGE_KEY = 'crowdtrain-admin-token';
@@ -18,7 +19,7 @@ export class ApiCallError extends Error {
 async function failure(res: Response): Promise<ApiCallError> {
   const text = await res.text();
   try {
-    const parsed = apiErrorSchema.safeParse(JSON.parse(text));
+    const parsed = ApiErrorSchema.safeParse(JSON.parse(text));
     if (parsed.success) return new ApiCallError(res.status, parsed.data.error.message);
   } catch {
     // not JSON
@@ -28,13 +29,13 @@ async function failure(res: Response): Promise<ApiCallError> {
 
 /**
  * GETs `url` and validates the JSON body with `schema`; throws ApiCallError with the server's message.
- * @example const runs = await getJson('/api/v1/runs', runListSchema);
+ * @example const runs = await getJson('/api/v1/runs', RunListSchema);
  */
 export async function getJson<S extends z.ZodType>(url: string, schema: S, signal?: AbortSignal): Promise<z.output<S>> {
   const res = await fetch(url, { signal, cache: 'no-store' });
   if (!res.ok) throw await failure(res);
   const parsed = schema.safeParse(await res.json());
-  if (!parsed.success) throw new ApiCallError(res.status, `unexpected response from ${url}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  if (!parsed.success) throw new ApiCallError(res.status, `unexpected response from ${url}: ${describeZodError(parsed.error)}`);
   return parsed.data;
 }
 

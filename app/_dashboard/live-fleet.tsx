@@ -2,7 +2,7 @@
 
 import { useEffect, useState } from 'react';
 import Link from 'next/link';
-import { liveFleetSchema, type LiveFleet } from './api-schemas.ts';
+import { LiveFleetSchema, type LiveFleet } from '../../core/api/index.ts';
 import { formatValue } from './chart-math.ts';
 import { getJson } from './fetch-api.ts';
 import { formatWhen } from './format.ts';
@@ -29,7 +29,7 @@ export function LiveFleetView() {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const poll = async () => {
       try {
-        setFleet(await getJson('/api/v1/fleet', liveFleetSchema));
+        setFleet(await getJson('/api/v1/fleet', LiveFleetSchema));
         setError(null);
       } catch (err) {
         setError(err instanceof Error ? err.message : String(err));

@@ -2,8 +2,9 @@
 
 import { useRouter } from 'next/navigation';
 import { useState } from 'react';
-import { z } from 'zod';
+import { CreatedRunSchema } from '../../core/api/runs.ts';
 import { ApiCallError, sendAdmin } from './fetch-api.ts';
+import { describeZodError } from '../../core/protocol/messages.ts';
 
 /** The config the editor starts with: the default MNIST CNN experiment, shortened. */
 export const DEFAULT_RUN_YAML = `name: mnist-cnn
@@ -33,8 +34,6 @@ export function fieldErrors(message: string): [string, string][] {
   });
 }
 
-const createdSchema = z.object({ run: z.object({ id: z.string() }) });
-
 /** New run: a YAML editor validated by the coordinator with the CLI's zod schema; errors listed by field. */
 export function NewRunForm() {
   const router = useRouter();
@@ -58,9 +57,9 @@ export function NewRunForm() {
         setError(null);
         sendAdmin('POST', '/api/v1/runs', yaml, 'application/yaml')
           .then((body) => {
-            const parsed = createdSchema.safeParse(body);
+            const parsed = CreatedRunSchema.safeParse(body);
             if (parsed.success) router.push(`/runs/${parsed.data.run.id}`);
-            else setError('the coordinator answered without a run id');
+            else setError(`the coordinator answered POST /api/v1/runs with an unexpected body: ${describeZodError(parsed.error)}`);
           })
           .catch((err: unknown) => setError(err instanceof ApiCallError || err instanceof Error ? err.message : String(err)))
           .finally(() => setBusy(false));

@@ -2,7 +2,7 @@
 
 import Link from 'next/link';
 import { useCallback, useEffect, useState } from 'react';
-import { modelListSchema, type ModelList } from './api-schemas.ts';
+import { ModelListSchema, type ModelList } from '../../core/api/index.ts';
 import { getJson, sendAdmin } from './fetch-api.ts';
 import { formatWhen } from './format.ts';
 
@@ -37,7 +37,7 @@ export function RegistryView() {
   const [notice, setNotice] = useState<string | null>(null);
   const load = useCallback(async () => {
     try {
-      setModels((await getJson('/api/v1/models', modelListSchema)).models);
+      setModels((await getJson('/api/v1/models', ModelListSchema)).models);
       setError(null);
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));

@@ -2,7 +2,7 @@
 
 import Link from 'next/link';
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { eventsSchema, runDetailSchema, runFleetSchema, type EventView, type RunDetail, type RunFleet } from './api-schemas.ts';
+import { RunDetailSchema, RunEventsSchema, RunFleetSchema, type RunDetail, type RunEvent, type RunFleet } from '../../core/api/index.ts';
 import { formatValue } from './chart-math.ts';
 import { getJson, sendAdmin } from './fetch-api.ts';
 import { formatBytes, formatDuration, formatWhen, statusClasses } from './format.ts';
@@ -22,7 +22,7 @@ function Section({ title, children, testId }: { title: string; children: React.R
   );
 }
 
-function describeEvent(e: EventView): string {
+function describeEvent(e: RunEvent): string {
   const d = (e.detail ?? {}) as Record<string, unknown>;
   const parts = Object.entries(d)
     .filter(([, v]) => v !== null && typeof v !== 'object')
@@ -30,7 +30,7 @@ function describeEvent(e: EventView): string {
   return parts.join(' ');
 }
 
-function EventTimeline({ events }: { events: EventView[] }) {
+function EventTimeline({ events }: { events: RunEvent[] }) {
   const colors: Record<string, string> = {
     worker_joined: 'bg-emerald-500',
     worker_left: 'bg-slate-400',
@@ -146,7 +146,7 @@ function RegisterForm({ runId, checkpointId, onDone }: { runId: string; checkpoi
 /** The run page: header with live progress and stop, live charts of every metric (smoothing, log scale), params, config, events, checkpoints and fleet. */
 export function RunView({ runId }: { runId: string }) {
   const [detail, setDetail] = useState<RunDetail | null>(null);
-  const [events, setEvents] = useState<EventView[]>([]);
+  const [events, setEvents] = useState<RunEvent[]>([]);
   const [fleet, setFleet] = useState<RunFleet | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
@@ -160,7 +160,7 @@ export function RunView({ runId }: { runId: string }) {
 
   const loadDetail = useCallback(async () => {
     try {
-      const [d, ev, fl] = await Promise.all([getJson(base, runDetailSchema), getJson(`${base}/events`, eventsSchema), getJson(`${base}/fleet`, runFleetSchema)]);
+      const [d, ev, fl] = await Promise.all([getJson(base, RunDetailSchema), getJson(`${base}/events`, RunEventsSchema), getJson(`${base}/fleet`, RunFleetSchema)]);
       setDetail(d);
       setEvents(ev.events);
       setFleet(fl);

@@ -2,7 +2,7 @@
 
 import Link from 'next/link';
 import { useEffect, useState } from 'react';
-import { runListSchema, type RunList } from './api-schemas.ts';
+import { RunListSchema, type RunList } from '../../core/api/index.ts';
 import { formatValue } from './chart-math.ts';
 import { getJson } from './fetch-api.ts';
 import { formatDuration, formatWhen, statusClasses } from './format.ts';
@@ -55,7 +55,7 @@ export function RunsTable() {
       params.set('metric', metric);
       if (metricMin !== '' && Number.isFinite(Number(metricMin))) params.set('metric_min', metricMin);
     }
-    getJson(`/api/v1/runs?${params.toString()}`, runListSchema, controller.signal)
+    getJson(`/api/v1/runs?${params.toString()}`, RunListSchema, controller.signal)
       .then((d) => {
         setData(d);
         setError(null);

@@ -1,7 +1,7 @@
 'use client';
 
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { metricHistorySchema, metricKeysSchema } from './api-schemas.ts';
+import { MetricHistorySchema, MetricKeysSchema } from '../../core/api/index.ts';
 import type { XY } from './chart-math.ts';
 import { getJson } from './fetch-api.ts';
 
@@ -54,14 +54,14 @@ export function useRunMetrics(runId: string): {
     try {
       do {
         again.current = false;
-        const keys = await getJson(`/api/v1/runs/${encodeURIComponent(runId)}/metrics`, metricKeysSchema);
+        const keys = await getJson(`/api/v1/runs/${encodeURIComponent(runId)}/metrics`, MetricKeysSchema);
         const next = new Map(data.current);
         for (const m of keys.metrics) {
           const have = next.get(m.key) ?? [];
           const last = have[have.length - 1];
           if (last && last.x >= m.lastStep && have.length >= m.count) continue;
           const after = last ? last.x : -1;
-          const body = await getJson(`/api/v1/runs/${encodeURIComponent(runId)}/metrics/${encodeURIComponent(m.key)}?after_step=${after}`, metricHistorySchema);
+          const body = await getJson(`/api/v1/runs/${encodeURIComponent(runId)}/metrics/${encodeURIComponent(m.key)}?after_step=${after}`, MetricHistorySchema);
           next.set(m.key, [...have, ...body.points.map((p) => ({ x: p.step, y: p.value }))]);
         }
         data.current = next;

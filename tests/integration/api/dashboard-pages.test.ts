@@ -7,12 +7,13 @@ import type { Coordinator } from '../../../coordinator/coordinator.ts';
 import { ADMIN_TOKEN_STORAGE_KEY } from '../../../app/_dashboard/fetch-api.ts';
 import { syntheticConfig } from '../support/harness.ts';
 import { chromiumAvailable, launchChromium, startE2eCoordinator, type E2eCoordinator } from '../../e2e/support/browser-harness.ts';
+import { requireChromium } from '../../support/require-dependency.ts';
 
 const hasChromium = await chromiumAvailable();
 /** Where page screenshots go (CI collects them as artifacts): CROWDTRAIN_SCREENSHOTS_DIR, else tests/e2e/screenshots (git-ignored). */
 const screenshotDir = process.env.CROWDTRAIN_SCREENSHOTS_DIR ?? path.resolve('tests/e2e/screenshots');
 
-describe.skipIf(!hasChromium)('dashboard pages in Chromium against a coordinator with real runs', () => {
+describe.skipIf(!hasChromium)(requireChromium(hasChromium).title('dashboard pages in Chromium against a coordinator with real runs'), () => {
   let env: E2eCoordinator;
   let coordinator: Coordinator;
   let browser: Browser;

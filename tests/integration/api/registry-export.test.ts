@@ -9,6 +9,7 @@ import type { Browser } from 'playwright-core';
 import type { Coordinator } from '../../../coordinator/coordinator.ts';
 import { loadDataset } from '../../../core/data/dataset-spec.ts';
 import { chromiumAvailable, launchChromium, startE2eCoordinator, type E2eCoordinator } from '../../e2e/support/browser-harness.ts';
+import { requireChromium } from '../../support/require-dependency.ts';
 
 const hasChromium = await chromiumAvailable();
 const screenshotDir = process.env.CROWDTRAIN_SCREENSHOTS_DIR ?? path.resolve('tests/e2e/screenshots');
@@ -83,7 +84,7 @@ describe('registry round trip: MNIST run -> register -> export as tfjs model -> 
     expect(missing.status).toBe(404);
   });
 
-  it.skipIf(!hasChromium)('the "try it" page loads the exported model in the tab and predicts a real test digit drawn on its canvas', async () => {
+  it.skipIf(!hasChromium)(requireChromium(hasChromium).title('the "try it" page loads the exported model in the tab and predicts a real test digit drawn on its canvas'), async () => {
     const { test } = await loadDataset({ name: 'mnist', test_size: 1000 });
     const digit = 0;
     const pixels = Array.from(test.features.subarray(digit * 784, (digit + 1) * 784));

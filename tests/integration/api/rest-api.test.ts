@@ -4,16 +4,37 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadOrCreateAdminToken } from '../../../coordinator/http/admin-auth.ts';
+import {
+  ApiErrorSchema,
+  CheckpointListSchema,
+  CreatedRunSchema,
+  HealthSchema,
+  LiveFleetSchema,
+  LogResultSchema,
+  MetricHistorySchema,
+  MetricKeysSchema,
+  ModelBodySchema,
+  ModelListSchema,
+  ResumeResultSchema,
+  RunDetailSchema,
+  RunEventsSchema,
+  RunFleetSchema,
+  RunListSchema,
+  StopResultSchema,
+  VersionBodySchema,
+} from '../../../core/api/index.ts';
 import { syntheticConfig } from '../support/harness.ts';
 import { startApiTestCoordinator, type ApiTestCoordinator } from './api-coordinator.ts';
 
-interface ErrorBody {
-  error: { code: string; message: string };
+/** The error of a failed response, parsed with core/api's ApiErrorSchema (what the dashboard reads). */
+async function errorOf(res: Response): Promise<{ code: string; message: string }> {
+  expect(res.headers.get('content-type')).toMatch(/application\/json/);
+  return ApiErrorSchema.parse(await res.json()).error;
 }
 
-async function errorOf(res: Response): Promise<ErrorBody['error']> {
-  expect(res.headers.get('content-type')).toMatch(/application\/json/);
-  return ((await res.json()) as ErrorBody).error;
+/** A response body parsed with the core/api schema the dashboard uses for it (throws, naming the field, on drift). */
+async function bodyOf<T>(res: Response | Promise<Response>, schema: { parse(raw: unknown): T }): Promise<T> {
+  return schema.parse(await (await res).json());
 }
 
 describe('admin token', () => {
@@ -77,13 +98,47 @@ describe('REST API over real HTTP', () => {
     expect(await t.coordinator.store.searchRuns({})).toMatchObject({ total: 0 });
   });
 
+  it('routes: /healthz, JSON 404 for an unknown API path, 405 naming the allowed methods, 400 for a bad id or bad percent-encoding, HEAD like GET', async () => {
+    const health = await t.call('GET', '/healthz');
+    expect(await bodyOf(health, HealthSchema)).toEqual({ ok: true });
+    expect((await t.call('POST', '/healthz')).status).toBe(200);
+
+    const unknown = await t.call('GET', '/api/v1/no-such-thing');
+    expect(unknown.status).toBe(404);
+    expect(await errorOf(unknown)).toEqual({ code: 'INVALID_MESSAGE', message: 'no API route /api/v1/no-such-thing' });
+    expect((await t.call('POST', '/api/v1/no-such-thing', { admin: true })).status).toBe(404);
+
+    const wrongMethod = await t.call('DELETE', '/api/v1/runs');
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD, POST');
+    expect((await errorOf(wrongMethod)).message).toBe('DELETE is not allowed on /api/v1/runs (allowed: GET, HEAD, POST)');
+    const postStatus = await t.call('POST', '/api/v1/status');
+    expect(postStatus.status).toBe(405);
+    expect(postStatus.headers.get('allow')).toBe('GET, HEAD');
+
+    const badId = await t.call('GET', '/api/v1/runs/not%20an%20id/events');
+    expect(badId.status).toBe(400);
+    expect((await errorOf(badId)).message).toBe('"not an id" is not a run id');
+    const badEncoding = await t.call('GET', '/api/v1/runs/%E0%A4%A/events');
+    expect(badEncoding.status).toBe(400);
+    expect((await errorOf(badEncoding)).message).toMatch(/%E0%A4%A.*percent-encoding/);
+    const missing = await t.call('GET', '/api/v1/runs/no-such-run/events');
+    expect(missing.status).toBe(404);
+    expect(await errorOf(missing)).toEqual({ code: 'RUN_NOT_FOUND', message: 'no run with id no-such-run' });
+
+    const head = await t.call('HEAD', '/api/v1/runs');
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toMatch(/application\/json/);
+    expect(await head.text()).toBe('');
+  });
+
   it('an external script creates a run, logs batches of metrics and params, reads the history back and ends the run', async () => {
     const created = await t.call('POST', '/api/v1/runs/external', {
       admin: true,
       body: { name: 'pytorch-baseline', experiment: 'ext', description: 'trained elsewhere', params: { optimizer: { name: 'adam', lr: 0.001 }, layers: [64, 10] } },
     });
     expect(created.status).toBe(201);
-    const { run } = (await created.json()) as { run: { id: string; status: string; external: boolean } };
+    const { run } = await bodyOf(created, CreatedRunSchema);
     expect(run).toMatchObject({ status: 'running', external: true });
 
     const batch1 = Array.from({ length: 100 }, (_, i) => ({ key: 'train_loss', step: i, value: 2 / (i + 1) }));
@@ -92,21 +147,19 @@ describe('REST API over real HTTP', () => {
       body: { metrics: [...batch1, { key: 'val_accuracy', step: 99, value: 0.91 }], params: { batch_size: 32 } },
     });
     expect(log1.status).toBe(200);
-    expect(await log1.json()).toEqual({ runId: run.id, logged: { metrics: 101, params: 1 } });
+    expect(await bodyOf(log1, LogResultSchema)).toEqual({ runId: run.id, logged: { metrics: 101, params: 1 } });
     const batch2 = Array.from({ length: 50 }, (_, i) => ({ key: 'train_loss', step: 100 + i, value: 0.01 }));
     expect((await t.call('POST', `/api/v1/runs/${run.id}/log`, { admin: true, body: { metrics: batch2 } })).status).toBe(200);
 
-    const history = (await (await t.call('GET', `/api/v1/runs/${run.id}/metrics/train_loss`)).json()) as { points: { step: number; value: number }[] };
+    const history = await bodyOf(t.call('GET', `/api/v1/runs/${run.id}/metrics/train_loss`), MetricHistorySchema);
     expect(history.points).toHaveLength(150);
     expect(history.points.map((p) => p.step)).toEqual(Array.from({ length: 150 }, (_, i) => i));
     expect(history.points[1]?.value).toBeCloseTo(1, 6);
-    const tail = (await (await t.call('GET', `/api/v1/runs/${run.id}/metrics/train_loss?after_step=139`)).json()) as { points: { step: number }[] };
+    const tail = await bodyOf(t.call('GET', `/api/v1/runs/${run.id}/metrics/train_loss?after_step=139`), MetricHistorySchema);
     expect(tail.points.map((p) => p.step)).toEqual(Array.from({ length: 10 }, (_, i) => 140 + i));
 
-    const detail = (await (await t.call('GET', `/api/v1/runs/${run.id}`)).json()) as {
-      run: { step: number; metrics: Record<string, { last: number; min: number; count: number }> };
-      params: Record<string, string>;
-    };
+    const detail = await bodyOf(t.call('GET', `/api/v1/runs/${run.id}`), RunDetailSchema);
+    expect(detail.live).toBeNull();
     expect(detail.params).toMatchObject({ 'optimizer.name': 'adam', 'optimizer.lr': '0.001', layers: '[64,10]', batch_size: '32' });
     expect(detail.run.step).toBe(149);
     expect(detail.run.metrics.train_loss).toMatchObject({ last: 0.01, min: 0.01, count: 150 });
@@ -139,8 +192,7 @@ describe('REST API over real HTTP', () => {
     expect((await t.coordinator.store.getRun(run.id))?.status).toBe('finished');
 
     // The runs table finds it by status, name search, param and metric filters.
-    const list = async (query: string) =>
-      ((await (await t.call('GET', `/api/v1/runs?${query}`)).json()) as { total: number; runs: { id: string }[] }).runs.map((r) => r.id);
+    const list = async (query: string) => (await bodyOf(t.call('GET', `/api/v1/runs?${query}`), RunListSchema)).runs.map((r) => r.id);
     expect(await list('status=finished')).toContain(run.id);
     expect(await list('q=baseline')).toEqual([run.id]);
     expect(await list('q=nothing-like-it')).toEqual([]);
@@ -164,7 +216,7 @@ describe('REST API over real HTTP', () => {
     const cfg = syntheticConfig({ name: 'api-started', total_updates: 20, checkpoint_every: 5, eval_every: 10 });
     const started = await t.call('POST', '/api/v1/runs', { admin: true, body: cfg });
     expect(started.status).toBe(201);
-    const { run } = (await started.json()) as { run: { id: string; name: string } };
+    const { run } = await bodyOf(started, CreatedRunSchema);
     expect(run.name).toBe('api-started');
     const session = t.coordinator.activeRun;
     expect(session?.runId).toBe(run.id);
@@ -176,9 +228,7 @@ describe('REST API over real HTTP', () => {
 
     expect((await ended).status).toBe('finished');
 
-    const cks = (await (await t.call('GET', `/api/v1/runs/${run.id}/checkpoints`)).json()) as {
-      checkpoints: { id: string; step: number; sha256: string; sizeBytes: number; isLatest: boolean; downloadUrl: string }[];
-    };
+    const cks = await bodyOf(t.call('GET', `/api/v1/runs/${run.id}/checkpoints`), CheckpointListSchema);
     expect(cks.checkpoints.map((c) => c.step)).toEqual(expect.arrayContaining([5, 10, 15, 20]));
     const latest = cks.checkpoints.find((c) => c.isLatest)!;
     for (const which of ['latest', String(latest.step), latest.id]) {
@@ -192,25 +242,23 @@ describe('REST API over real HTTP', () => {
     }
     expect((await t.call('GET', `/api/v1/runs/${run.id}/checkpoints/999/download`)).status).toBe(404);
 
-    const fleet = (await (await t.call('GET', `/api/v1/runs/${run.id}/fleet`)).json()) as {
-      workers: { kind: string; backend: string; steps: number; samples: number; connected: boolean }[];
-      totals: { workers: number; steps: number; samples: number };
-    };
+    const fleet = await bodyOf(t.call('GET', `/api/v1/runs/${run.id}/fleet`), RunFleetSchema);
     expect(fleet.workers).toHaveLength(2);
     for (const w of fleet.workers) expect(w).toMatchObject({ kind: 'node', backend: 'cpu', connected: false });
     expect(fleet.totals.steps).toBeGreaterThanOrEqual(20);
     expect(fleet.totals.samples).toBe(fleet.workers.reduce((s, w) => s + w.samples, 0));
-    const live = (await (await t.call('GET', '/api/v1/fleet')).json()) as { workers: { id: string; straggler: boolean }[]; activeRunId: string | null };
+    const live = await bodyOf(t.call('GET', '/api/v1/fleet'), LiveFleetSchema);
     expect(live.workers).toHaveLength(2);
     expect(live.activeRunId).toBeNull();
 
-    const metrics = (await (await t.call('GET', `/api/v1/runs/${run.id}/metrics`)).json()) as { metrics: { key: string; count: number }[] };
+    const metrics = await bodyOf(t.call('GET', `/api/v1/runs/${run.id}/metrics`), MetricKeysSchema);
     expect(metrics.metrics.find((m) => m.key === 'train_loss')?.count).toBe(20);
     expect(metrics.metrics.find((m) => m.key === 'eval_accuracy')?.count).toBeGreaterThanOrEqual(2);
 
     // Registry round trip: create, register (best, then latest with an alias), move the alias.
     const model = await t.call('POST', '/api/v1/models', { admin: true, body: { name: 'synthetic-mlp', description: 'integration' } });
     expect(model.status).toBe(201);
+    expect((await bodyOf(model, ModelBodySchema)).model).toMatchObject({ name: 'synthetic-mlp', description: 'integration', versions: [] });
     expect((await t.call('POST', '/api/v1/models', { admin: true, body: { name: 'synthetic-mlp' } })).status).toBe(409);
     const v1 = await t.call('POST', '/api/v1/models/synthetic-mlp/versions', { admin: true, body: { run_id: run.id, checkpoint: 'best' } });
     expect(v1.status).toBe(201);
@@ -219,10 +267,10 @@ describe('REST API over real HTTP', () => {
       body: { run_id: run.id, checkpoint: 20, aliases: ['champion'], description: 'final' },
     });
     expect(v2.status).toBe(201);
-    expect(((await v2.json()) as { version: unknown }).version).toMatchObject({ version: 2, aliases: ['champion'], sourceRunId: run.id, sourceStep: 20 });
+    expect((await bodyOf(v2, VersionBodySchema)).version).toMatchObject({ version: 2, aliases: ['champion'], sourceRunId: run.id, sourceStep: 20 });
     const moved = await t.call('PUT', '/api/v1/models/synthetic-mlp/aliases/champion', { admin: true, body: { version: 1 } });
     expect(moved.status).toBe(200);
-    const got = (await (await t.call('GET', '/api/v1/models/synthetic-mlp')).json()) as { model: { versions: { version: number; aliases: string[]; sourceRunName: string }[] } };
+    const got = await bodyOf(t.call('GET', '/api/v1/models/synthetic-mlp'), ModelBodySchema);
     expect(got.model.versions.map((v) => [v.version, v.aliases])).toEqual([
       [2, []],
       [1, ['champion']],
@@ -234,7 +282,9 @@ describe('REST API over real HTTP', () => {
     const badAlias = await t.call('PUT', '/api/v1/models/synthetic-mlp/aliases/champion', { admin: true, body: { version: 9 } });
     expect(badAlias.status).toBe(404);
     expect((await errorOf(badAlias)).message).toMatch(/no version 9/);
-    expect((await (await t.call('GET', '/api/v1/models')).json()) as { models: unknown[] }).toMatchObject({ models: [{ name: 'synthetic-mlp' }] });
+    expect(await bodyOf(t.call('GET', '/api/v1/models'), ModelListSchema)).toMatchObject({ models: [{ name: 'synthetic-mlp' }] });
+    const events = await bodyOf(t.call('GET', `/api/v1/runs/${run.id}/events`), RunEventsSchema);
+    expect(events.events.map((e) => e.kind)).toContain('checkpoint');
   });
 
   it('accepts a YAML run config and stops the run on request, checkpointing it', async () => {
@@ -251,7 +301,7 @@ describe('REST API over real HTTP', () => {
     ].join('\n');
     const started = await t.call('POST', '/api/v1/runs', { admin: true, body: yaml, headers: { 'content-type': 'application/yaml' } });
     expect(started.status).toBe(201);
-    const { run } = (await started.json()) as { run: { id: string } };
+    const { run } = await bodyOf(started, CreatedRunSchema);
     await new Promise<void>((resolve) => {
       const onProgress = (p: { runId: string; step: number }) => {
         if (p.runId === run.id && p.step >= 3) {
@@ -263,7 +313,7 @@ describe('REST API over real HTTP', () => {
     });
     const stopped = await t.call('POST', `/api/v1/runs/${run.id}/stop`, { admin: true });
     expect(stopped.status).toBe(200);
-    const { outcome } = (await stopped.json()) as { outcome: { status: string; step: number } };
+    const { outcome } = await bodyOf(stopped, StopResultSchema);
     expect(outcome.status).toBe('stopped');
     expect(outcome.step).toBeGreaterThanOrEqual(3);
     expect((await t.coordinator.store.getRun(run.id))?.status).toBe('stopped');
@@ -277,7 +327,7 @@ describe('REST API over real HTTP', () => {
     // Resume continues exactly from the stop checkpoint; a second resume while it trains is refused.
     const resumed = await t.call('POST', `/api/v1/runs/${run.id}/resume`, { admin: true, body: { from: 'latest' } });
     expect(resumed.status).toBe(200);
-    expect(await resumed.json()).toMatchObject({ runId: run.id, step: outcome.step });
+    expect(await bodyOf(resumed, ResumeResultSchema)).toMatchObject({ runId: run.id, step: outcome.step, url: `/runs/${run.id}` });
     expect(t.coordinator.activeRun?.runId).toBe(run.id);
     expect((await t.coordinator.store.getRun(run.id))?.status).toBe('running');
     const twice = await t.call('POST', `/api/v1/runs/${run.id}/resume`, { admin: true });

@@ -1,6 +1,12 @@
+import { MODE_NAMES } from '../../../core/run/modes.ts';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Server as SocketIoServer } from 'socket.io';
@@ -8,9 +14,13 @@ import { io as connectSocketIo } from 'socket.io-client';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import { createNextRequestHandler } from '../../../coordinator/http/next-handler.ts';
 import type { NextRequestHandler } from '../../../coordinator/http/next-handler.ts';
-import { ensureNextBuild } from '../../../scripts/ensure-next-build.ts';
-import { statusSchema } from '../../../app/status-schema.ts';
-import { STATUS_FIXTURE } from './status-fixture.ts';
+import { Coordinator } from '../../../coordinator/coordinator.ts';
+import { spawnLocalWorker, stopLocalWorkers } from '../../../coordinator/local-workers.ts';
+import { StatusSchema } from '../../../core/api/status.ts';
+import { validateRunConfig } from '../../../core/config/run-config.ts';
+import { openDatabase, type Database } from '../../../prisma/db.ts';
+import { ensureContributeBuild } from '../../e2e/support/browser-harness.ts';
+import { dropTestDatabase, syntheticConfig, testDatabaseUrl, waitForWorkers } from '../support/harness.ts';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const PROCESS_ERROR_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
@@ -18,18 +28,13 @@ const PROCESS_ERROR_EVENTS = ['uncaughtException', 'unhandledRejection'] as cons
 describe('Next.js served from our own http server next to socket.io', () => {
   let nextApp: NextRequestHandler | undefined;
   let server: HttpServer;
-  let io: SocketIoServer;
+  let io: SocketIoServer | undefined;
   let baseUrl: string;
   let upgradeListenersBeforeNext: number;
   let processListenersBeforeNext: Record<string, number>;
-  const buildLog: string[] = [];
 
+  // Everything goes to Next: what Next itself answers is under test here.
   const route = (req: IncomingMessage, res: ServerResponse): void => {
-    if (req.url === '/api/v1/status') {
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(STATUS_FIXTURE));
-      return;
-    }
     if (!nextApp) {
       res.statusCode = 503;
       res.end('next not ready');
@@ -39,10 +44,12 @@ describe('Next.js served from our own http server next to socket.io', () => {
   };
 
   beforeAll(async () => {
-    await ensureNextBuild(repoRoot, (line) => buildLog.push(line));
+    // Builds .next when stale; waits for another build holding the lock, and fails with the build's log.
+    await ensureContributeBuild();
     server = createServer(route);
-    io = new SocketIoServer(server);
-    io.on('connection', (socket) => {
+    const sockets = new SocketIoServer(server);
+    io = sockets;
+    sockets.on('connection', (socket) => {
       socket.on('add-one', (value: number, ack: (result: number) => void) => ack(value + 1));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -57,7 +64,8 @@ describe('Next.js served from our own http server next to socket.io', () => {
     await nextApp?.close();
     // io.close() also closes the http server it is attached to.
     await new Promise<void>((resolve) => {
-      void io.close(() => resolve());
+      if (io) void io.close(() => resolve());
+      else resolve();
     });
   });
 
@@ -83,10 +91,11 @@ describe('Next.js served from our own http server next to socket.io', () => {
     expect(css).toContain('.rounded-xl');
   });
 
-  it('answers 404 for unknown pages and leaves /api/v1/status to our own route', async () => {
+  it('answers 404 for unknown pages and for /api/v1/status: no app/ route shadows the coordinator API', async () => {
     expect((await fetch(`${baseUrl}/no-such-page`)).status).toBe(404);
-    const status = statusSchema.parse(await (await fetch(`${baseUrl}/api/v1/status`)).json());
-    expect(status.run?.name).toBe('mnist-mlp-ddp');
+    const status = await fetch(`${baseUrl}/api/v1/status`);
+    expect(status.status).toBe(404);
+    expect(status.headers.get('content-type')).toMatch(/^text\/html/);
   });
 
   it('does not attach an upgrade listener to our server, and socket.io websockets still connect', async () => {
@@ -111,5 +120,74 @@ describe('Next.js served from our own http server next to socket.io', () => {
     await fetch(`${baseUrl}/`);
     const after = Object.fromEntries(PROCESS_ERROR_EVENTS.map((e) => [e, process.listenerCount(e)]));
     expect(after).toEqual(processListenersBeforeNext);
+  });
+  describe('behind a running coordinator (its router first, Next for everything else)', () => {
+    let coordinator: Coordinator;
+    let db: Database;
+    let dataDir: string;
+    let runId: string;
+    const workers: ChildProcess[] = [];
+    const workerToken = randomBytes(18).toString('base64url');
+
+    beforeAll(async () => {
+      dataDir = await mkdtemp(path.join(os.tmpdir(), 'crowdtrain-next-'));
+      db = await openDatabase({ url: await testDatabaseUrl(dataDir) });
+      coordinator = await Coordinator.start({
+        port: 0,
+        host: '127.0.0.1',
+        dataDir,
+        db,
+        workerToken,
+        fallbackHandler: (req, res) => (nextApp ? nextApp.handle(req, res) : undefined),
+      });
+      workers.push(spawnLocalWorker(0, { url: coordinator.url, token: workerToken, backend: 'cpu', output: 'ignore', namePrefix: 'next-it' }));
+      await waitForWorkers(coordinator, 1, workers);
+      const session = await coordinator.startRun(validateRunConfig(syntheticConfig({ name: 'status-schema', total_updates: 100_000, eval_every: 2, checkpoint_every: 100_000 })));
+      runId = session.runId;
+      // Past the first eval, so the losses, accuracy, lr and rates are numbers rather than nulls.
+      await new Promise<void>((resolve) => {
+        const onProgress = (p: { runId: string; step: number; evalAccuracy: number | null }) => {
+          if (p.runId === runId && p.step >= 3 && p.evalAccuracy !== null) {
+            coordinator.events.off('progress', onProgress);
+            resolve();
+          }
+        };
+        coordinator.events.on('progress', onProgress);
+      });
+    });
+
+    afterAll(async () => {
+      await coordinator?.close();
+      await stopLocalWorkers(workers, 2000);
+      await db?.close();
+      if (dataDir) {
+        await dropTestDatabase(dataDir);
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    });
+
+    it('serves the dashboard page through Next and the real GET /api/v1/status, which the dashboard\'s StatusSchema parses', async () => {
+      const page = await fetch(`${coordinator.url}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<title>crowdtrain</title>');
+
+      const response = await fetch(`${coordinator.url}/api/v1/status`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+      const parsed = StatusSchema.safeParse(await response.json());
+      expect(parsed.error?.issues ?? []).toEqual([]);
+      const status = parsed.data!;
+      expect(status.run).toMatchObject({ id: runId, name: 'status-schema', experiment: 'integration', mode: 'ddp', totalUpdates: 100_000 });
+      expect(status.run?.step).toBeGreaterThanOrEqual(3);
+      expect(status.run?.trainLoss).toEqual(expect.any(Number));
+      expect(status.run?.evalAccuracy).toEqual(expect.any(Number));
+      expect(status.run?.workers).toHaveLength(1);
+      expect(status.run?.workers[0]).toMatchObject({ kind: 'node', backend: 'cpu' });
+      expect(status.runs.map((r) => r.id)).toContain(runId);
+      expect(status.join.command).toBe(`npm run worker -- --url ${coordinator.url} --token ${workerToken}`);
+      expect(status.join.contributePath).toBe(`/contribute?token=${encodeURIComponent(workerToken)}`);
+      // The modes come from the registry, not from a list kept in the API.
+      expect(status.modes.map((m) => m.name)).toEqual(MODE_NAMES);
+    });
   });
 });

@@ -1,4 +1,4 @@
-import type { Status } from '../../../app/status-schema.ts';
+import type { Status } from '../../../core/api/status.ts';
 
 /** A status body shaped like the coordinator's `GET /api/v1/status`, with one active run and two workers. */
 export const STATUS_FIXTURE: Status = {
@@ -20,12 +20,17 @@ export const STATUS_FIXTURE: Status = {
     startedAt: '2026-11-25T10:00:00.000Z',
     workers: [
       { id: 'w1', name: 'gpu-box-1', kind: 'node', backend: 'cpu', steps: 60, samples: 7680, samplesPerSec: 170.1, lastSeenAt: '2026-11-25T10:05:00.000Z' },
-      { id: 'w2', name: 'chrome-tab', kind: 'browser', backend: 'webgl', steps: 60, samples: 7680, samplesPerSec: 180.1, lastSeenAt: null },
+      { id: 'w2', name: 'chrome-tab', kind: 'browser', backend: 'webgl', steps: 60, samples: 7680, samplesPerSec: 180.1, lastSeenAt: '2026-11-25T10:04:58.000Z' },
     ],
   },
   runs: [
     { id: 'run_fixture_1', name: 'mnist-mlp-ddp', status: 'running', step: 120, totalUpdates: 600, bestAccuracy: 0.971, createdAt: '2026-11-25T10:00:00.000Z' },
     { id: 'run_fixture_0', name: 'mnist-cnn', status: 'finished', step: 600, totalUpdates: 600, bestAccuracy: 0.975, createdAt: '2026-11-24T09:00:00.000Z' },
   ],
-  join: { command: 'npm run worker -- --url http://127.0.0.1:3000 --token fixture-token', url: 'http://127.0.0.1:3000' },
+  join: {
+    command: 'npm run worker -- --url http://127.0.0.1:3000 --token fixture-token',
+    url: 'http://127.0.0.1:3000',
+    contributePath: '/contribute?token=fixture-token',
+  },
+  modes: [{ name: 'ddp', summary: 'synchronous data parallel' }],
 };

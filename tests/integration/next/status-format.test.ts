@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatAgo, formatNumber, formatPercent, formatScalar, progressFraction, MISSING } from '../../../app/status-format.ts';
-import { statusSchema } from '../../../app/status-schema.ts';
+import { StatusSchema } from '../../../core/api/status.ts';
 import { STATUS_FIXTURE } from './status-fixture.ts';
 
 describe('status page formatters', () => {
@@ -36,16 +36,22 @@ describe('status page formatters', () => {
   });
 });
 
-describe('statusSchema', () => {
-  it('accepts the documented status body, a null run, and null fields', () => {
-    expect(statusSchema.parse(JSON.parse(JSON.stringify(STATUS_FIXTURE)))).toEqual(STATUS_FIXTURE);
-    const idle = statusSchema.parse({ version: '0.1.0', run: null, runs: [], join: { command: null, url: null } });
+describe('StatusSchema (core/api), as the status page parses GET /api/v1/status', () => {
+  it('accepts the documented status body and an idle coordinator with no run', () => {
+    expect(StatusSchema.parse(JSON.parse(JSON.stringify(STATUS_FIXTURE)))).toEqual(STATUS_FIXTURE);
+    const idle = StatusSchema.parse({ ...STATUS_FIXTURE, run: null, runs: [] });
     expect(idle.run).toBeNull();
   });
 
-  it('rejects a body whose fields have the wrong types', () => {
-    const result = statusSchema.safeParse({ ...STATUS_FIXTURE, run: { ...STATUS_FIXTURE.run, step: '120' } });
+  it('rejects a body whose fields have the wrong types, naming the path', () => {
+    const result = StatusSchema.safeParse({ ...STATUS_FIXTURE, run: { ...STATUS_FIXTURE.run, step: '120' } });
     expect(result.success).toBe(false);
     expect(result.error?.issues[0]?.path).toEqual(['run', 'step']);
+  });
+
+  it('rejects a body missing a field the coordinator always sends', () => {
+    const result = StatusSchema.safeParse({ ...STATUS_FIXTURE, join: { command: STATUS_FIXTURE.join.command, url: STATUS_FIXTURE.join.url } });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.path).toEqual(['join', 'contributePath']);
   });
 });

@@ -1,0 +1,355 @@
+import { z } from 'zod';
+import {
+  CreatedRunSchema,
+  EndResultSchema,
+  LogResultSchema,
+  MetricHistorySchema,
+  MetricKeysSchema,
+  PauseResultSchema,
+  ResumeResultSchema,
+  RunDetailSchema,
+  RunEventsSchema,
+  RunListSchema,
+  StopResultSchema,
+} from '../../../core/api/runs.ts';
+import { parseRunConfig, validateRunConfig } from '../../../core/config/run-config.ts';
+import { CrowdtrainError } from '../../../core/protocol/errors.ts';
+import { RunSortSchema, RunStatusSchema } from '../../../prisma/queries/tracking-store.ts';
+import type { CoordinatorApi } from '../coordinator-api.ts';
+import { HttpError, parseJsonText, parseWith, queryObject, readBody, readJson } from '../http-io.ts';
+import { jsonRoute, type Route } from '../route.ts';
+import { checkpointView, metricSummaryView, progressView, runSummaryView } from './api-views.ts';
+import { METRIC_KEY, isExternal, requireRun } from './run-lookup.ts';
+
+/** Most metric points one `log` request may carry. */
+export const MAX_POINTS_PER_BATCH = 10_000;
+/** Metric keys the runs table summarises when the request names none. */
+export const DEFAULT_SUMMARY_KEYS = ['train_loss', 'eval_loss', 'eval_accuracy'] as const;
+
+const intParam = (name: string, min: number, max: number) =>
+  z.coerce
+    .number({ message: `${name} must be a number` })
+    .int(`${name} must be an integer`)
+    .min(min, `${name} must be >= ${min}`)
+    .max(max, `${name} must be <= ${max}`);
+
+/** Query of `GET /api/v1/runs`. */
+export const ListRunsQuerySchema = z
+  .object({
+    status: RunStatusSchema.optional(),
+    experiment: z.string().min(1).max(128).optional(),
+    q: z.string().max(128).optional(),
+    /** `key=value`: only runs with this param value. */
+    param: z
+      .string()
+      .regex(/^[^=]{1,256}=.{0,4000}$/, 'param must look like key=value')
+      .optional(),
+    metric: z.string().regex(METRIC_KEY, 'metric must be a metric key').optional(),
+    metric_min: z.coerce.number().optional(),
+    metric_max: z.coerce.number().optional(),
+    sort: RunSortSchema.default('createdAt'),
+    order: z.enum(['asc', 'desc']).default('desc'),
+    take: intParam('take', 1, 500).default(50),
+    skip: intParam('skip', 0, 100_000_000).default(0),
+    /** Comma-separated metric keys to summarise per run. */
+    keys: z
+      .string()
+      .max(2000)
+      .optional()
+      .transform((s) => (s === undefined || s === '' ? [...DEFAULT_SUMMARY_KEYS] : s.split(',')))
+      .pipe(z.array(z.string().regex(METRIC_KEY, 'keys must be metric keys')).max(20)),
+  })
+  .strict();
+
+/** Query of `GET /api/v1/runs/:id/metrics/:key`. */
+export const MetricHistoryQuerySchema = z
+  .object({
+    after_step: intParam('after_step', -1, Number.MAX_SAFE_INTEGER).default(-1),
+    limit: intParam('limit', 1, 100_000).default(100_000),
+  })
+  .strict();
+
+/** One metric point of a `log` batch. */
+export const LoggedMetricSchema = z
+  .object({
+    key: z.string().regex(METRIC_KEY, 'metric key must be 1-128 letters, digits or _ . / -'),
+    step: z.number().int().nonnegative(),
+    value: z.number({ message: 'value must be a finite number' }).finite('value must be a finite number'),
+    /** ISO time; defaults to the time of the request. */
+    time: z.iso.datetime().optional(),
+  })
+  .strict();
+
+/** Body of `POST /api/v1/runs/:id/log`: a batch of metric points and/or params. */
+export const LogBatchSchema = z
+  .object({
+    metrics: z.array(LoggedMetricSchema).max(MAX_POINTS_PER_BATCH).default([]),
+    params: z.record(z.string().min(1).max(256), z.unknown()).default({}),
+  })
+  .strict();
+
+/** Body of `POST /api/v1/runs/external`: a run tracked here but trained elsewhere (an external script). */
+export const ExternalRunSchema = z
+  .object({
+    name: z.string().min(1).max(128),
+    experiment: z.string().min(1).max(128).default('default'),
+    description: z.string().max(4000).optional(),
+    params: z.record(z.string().min(1).max(256), z.unknown()).default({}),
+  })
+  .strict();
+
+/** Body of `POST /api/v1/runs/:id/end` (external runs only). */
+export const EndRunSchema = z
+  .object({
+    status: z.enum(['finished', 'failed', 'stopped']),
+    error: z.string().max(4000).optional(),
+  })
+  .strict();
+
+/** Body of `POST /api/v1/runs/:id/resume`: which checkpoint to continue from (default latest). */
+export const ResumeRunSchema = z.object({ from: z.union([z.enum(['latest', 'best']), z.number().int().nonnegative()]).default('latest') }).strict();
+
+const RUNS = /^\/api\/v1\/runs$/;
+const RUN = (suffix = '') => new RegExp(`^/api/v1/runs/([^/]+)${suffix}$`);
+
+/** Runs: list, start, track external runs, detail, metrics, events, log, stop, pause, resume, end. */
+export function runRoutes(c: CoordinatorApi): Route[] {
+  const notTraining = (runId: string, status: string) => `run ${runId} is not training on this coordinator (status ${status})`;
+  return [
+    jsonRoute({
+      method: 'GET',
+      pattern: RUNS,
+      response: RunListSchema,
+      async handle({ url }) {
+        const q = parseWith(ListRunsQuerySchema, queryObject(url), 'query');
+        const eq = q.param?.indexOf('=') ?? -1;
+        const { runs, total } = await c.store.searchRuns({
+          status: q.status,
+          experiment: q.experiment,
+          q: q.q,
+          param: q.param === undefined ? undefined : { key: q.param.slice(0, eq), value: q.param.slice(eq + 1) },
+          metric: q.metric === undefined ? undefined : { key: q.metric, min: q.metric_min, max: q.metric_max },
+          sort: q.sort,
+          order: q.order,
+          take: q.take,
+          skip: q.skip,
+        });
+        const ids = runs.map((r) => r.id);
+        const [summaries, contributors] = await Promise.all([c.store.summarizeRunMetrics(ids, q.keys), c.store.countContributors(ids)]);
+        const active = c.activeRun;
+        const liveWorkers = (runId: string) => (active?.runId === runId ? active.status().activeWorkers : null);
+        return {
+          status: 200,
+          body: {
+            total,
+            take: q.take,
+            skip: q.skip,
+            runs: runs.map((r) => runSummaryView(r, summaries.filter((s) => s.runId === r.id), liveWorkers(r.id), contributors.get(r.id) ?? 0)),
+          },
+        };
+      },
+    }),
+    jsonRoute({
+      method: 'POST',
+      pattern: RUNS,
+      admin: true,
+      response: CreatedRunSchema,
+      async handle({ req }) {
+        const type = (req.headers['content-type'] ?? 'application/json').toLowerCase();
+        const text = await readBody(req);
+        const config = /yaml|text\/plain/.test(type) ? parseRunConfig(text, 'request body', c.modes) : validateRunConfig(parseJsonText(text), c.modes);
+        const active = c.activeRun;
+        if (active) throw new HttpError(409, 'INVALID_CONFIG', `run ${active.runId} (${active.config.name}) is still training; stop it first (POST /api/v1/runs/${active.runId}/stop)`);
+        let session;
+        try {
+          session = await c.startRun(config);
+        } catch (err) {
+          // Lost a race with another start.
+          if (c.activeRun) throw new HttpError(409, 'INVALID_CONFIG', (err as Error).message, { cause: err });
+          throw err;
+        }
+        const run = await c.store.getRun(session.runId);
+        if (!run) throw new HttpError(500, 'INTERNAL', `run ${session.runId} vanished after start`);
+        return { status: 201, body: { run: runSummaryView(run, [], session.status().activeWorkers), url: `/runs/${run.id}` } };
+      },
+    }),
+    jsonRoute({
+      method: 'POST',
+      pattern: /^\/api\/v1\/runs\/external$/,
+      admin: true,
+      response: CreatedRunSchema,
+      async handle({ req }) {
+        const body = parseWith(ExternalRunSchema, await readJson(req), 'external run');
+        const exp = await c.store.ensureExperiment(body.experiment);
+        const created = await c.store.createRun({
+          experimentId: exp.id,
+          name: body.name,
+          mode: 'ddp',
+          config: { external: true, name: body.name, experiment: body.experiment },
+          seed: 0,
+          totalUpdates: 0,
+          description: body.description,
+        });
+        await c.store.logParams(created.id, body.params);
+        await c.store.setRunStatus(created.id, 'running');
+        const run = await c.store.getRun(created.id);
+        if (!run) throw new HttpError(500, 'INTERNAL', `run ${created.id} vanished after creation`);
+        return { status: 201, body: { run: runSummaryView(run, [], null), url: `/runs/${run.id}` } };
+      },
+    }),
+    jsonRoute({
+      method: 'GET',
+      pattern: RUN(),
+      response: RunDetailSchema,
+      async handle({ params }) {
+        const run = await requireRun(c.store, params[0]);
+        const [runParams, metrics, checkpoints] = await Promise.all([c.store.getParams(run.id), c.store.summarizeRunMetrics([run.id]), c.store.listCheckpoints(run.id)]);
+        const live = c.activeRun?.runId === run.id ? c.activeRun.status() : null;
+        let config: unknown;
+        try {
+          config = JSON.parse(run.config) as unknown;
+        } catch {
+          config = run.config;
+        }
+        return {
+          status: 200,
+          body: {
+            run: runSummaryView(run, metrics, live?.activeWorkers ?? null),
+            params: runParams,
+            config,
+            checkpoints: checkpoints.map((ck) => checkpointView(run.id, ck)),
+            live: live ? progressView(live) : null,
+          },
+        };
+      },
+    }),
+    jsonRoute({
+      method: 'GET',
+      pattern: RUN('/metrics'),
+      response: MetricKeysSchema,
+      async handle({ params }) {
+        const run = await requireRun(c.store, params[0]);
+        const metrics = await c.store.summarizeRunMetrics([run.id]);
+        return { status: 200, body: { runId: run.id, metrics: metrics.map((m) => ({ key: m.key, ...metricSummaryView(m) })) } };
+      },
+    }),
+    jsonRoute({
+      method: 'GET',
+      pattern: RUN('/metrics/([^/]+)'),
+      response: MetricHistorySchema,
+      async handle({ url, params }) {
+        const run = await requireRun(c.store, params[0]);
+        const key = params[1] ?? '';
+        if (!METRIC_KEY.test(key)) throw new HttpError(400, 'INVALID_MESSAGE', `"${key}" is not a metric key`);
+        const q = parseWith(MetricHistoryQuerySchema, queryObject(url), 'query');
+        const points = await c.store.getMetricHistoryAfter(run.id, key, q.after_step, q.limit);
+        return { status: 200, body: { runId: run.id, key, points: points.map((p) => ({ step: p.step, value: p.value, time: p.time.toISOString() })) } };
+      },
+    }),
+    jsonRoute({
+      method: 'GET',
+      pattern: RUN('/events'),
+      response: RunEventsSchema,
+      async handle({ params }) {
+        const run = await requireRun(c.store, params[0]);
+        const events = await c.store.listEvents(run.id);
+        return {
+          status: 200,
+          body: { runId: run.id, events: events.map((e) => ({ id: e.id, runId: e.runId, workerId: e.workerId, time: e.time.toISOString(), kind: e.kind, detail: e.detail })) },
+        };
+      },
+    }),
+    jsonRoute({
+      method: 'POST',
+      pattern: RUN('/log'),
+      admin: true,
+      response: LogResultSchema,
+      async handle({ req, params }) {
+        const run = await requireRun(c.store, params[0]);
+        const body = parseWith(LogBatchSchema, await readJson(req), 'log batch');
+        if (Object.keys(body.params).length > 0) await c.store.logParams(run.id, body.params);
+        if (body.metrics.length > 0) {
+          await c.store.logMetrics(
+            run.id,
+            body.metrics.map((m) => ({ key: m.key, step: m.step, value: m.value, time: m.time === undefined ? undefined : new Date(m.time) })),
+          );
+          // External runs report their progress through the steps they log.
+          if (isExternal(run)) {
+            const top = Math.max(...body.metrics.map((m) => m.step));
+            if (top > run.step) await c.store.setRunProgress(run.id, top);
+          }
+        }
+        return { status: 200, body: { runId: run.id, logged: { metrics: body.metrics.length, params: Object.keys(body.params).length } } };
+      },
+    }),
+    jsonRoute({
+      method: 'POST',
+      pattern: RUN('/stop'),
+      admin: true,
+      response: StopResultSchema,
+      async handle({ req, params }) {
+        const run = await requireRun(c.store, params[0]);
+        await readBody(req);
+        if (c.activeRun?.runId !== run.id) {
+          throw new HttpError(409, 'NO_ACTIVE_RUN', `${notTraining(run.id, run.status)}${isExternal(run) ? `; end an external run with POST /api/v1/runs/${run.id}/end` : ''}`);
+        }
+        return { status: 200, body: { runId: run.id, outcome: await c.stopRun(run.id) } };
+      },
+    }),
+    jsonRoute({
+      method: 'POST',
+      pattern: RUN('/pause'),
+      admin: true,
+      response: PauseResultSchema,
+      async handle({ req, params }) {
+        const run = await requireRun(c.store, params[0]);
+        await readBody(req);
+        const active = c.activeRun;
+        if (active?.runId !== run.id) throw new HttpError(409, 'NO_ACTIVE_RUN', notTraining(run.id, run.status));
+        // The current update is abandoned (its samples go back) and none is applied until resume.
+        await c.pauseRun(run.id);
+        return { status: 200, body: { runId: run.id, status: 'paused' as const, step: active.status().step } };
+      },
+    }),
+    jsonRoute({
+      method: 'POST',
+      pattern: RUN('/resume'),
+      admin: true,
+      response: ResumeResultSchema,
+      async handle({ req, params }) {
+        const run = await requireRun(c.store, params[0]);
+        const body = parseWith(ResumeRunSchema, await readJson(req), 'resume request');
+        if (isExternal(run)) throw new HttpError(409, 'INVALID_MESSAGE', `run ${run.id} is external: it is trained elsewhere and cannot be resumed here`);
+        const active = c.activeRun;
+        // A paused run continues in place (no checkpoint round trip).
+        if (active?.runId === run.id && active.isPaused) {
+          await c.unpauseRun(run.id);
+          return { status: 200, body: { runId: run.id, step: active.status().step, url: `/runs/${run.id}` } };
+        }
+        if (active) throw new HttpError(409, 'INVALID_CONFIG', `run ${active.runId} (${active.config.name}) is still training; stop it first`);
+        if (run.status === 'finished') throw new HttpError(409, 'INVALID_MESSAGE', `run ${run.id} already finished at step ${run.step}`);
+        let session;
+        try {
+          session = await c.resumeRun(run.id, body.from);
+        } catch (err) {
+          if (err instanceof CrowdtrainError && err.code === 'CHECKPOINT_INVALID') throw new HttpError(409, err.code, err.message, { cause: err });
+          throw err;
+        }
+        return { status: 200, body: { runId: run.id, step: session.status().step, url: `/runs/${run.id}` } };
+      },
+    }),
+    jsonRoute({
+      method: 'POST',
+      pattern: RUN('/end'),
+      admin: true,
+      response: EndResultSchema,
+      async handle({ req, params }) {
+        const run = await requireRun(c.store, params[0]);
+        const body = parseWith(EndRunSchema, await readJson(req), 'end request');
+        if (!isExternal(run)) throw new HttpError(409, 'INVALID_MESSAGE', `run ${run.id} is trained by this coordinator; stop it with POST /api/v1/runs/${run.id}/stop`);
+        const updated = await c.store.setRunStatus(run.id, body.status, body.error === undefined ? undefined : { error: body.error });
+        return { status: 200, body: { runId: run.id, status: updated.status } };
+      },
+    }),
+  ];
+}

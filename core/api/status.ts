@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import { WorkerKindSchema } from '../protocol/messages.ts';
+
+/** One worker of the active run as `GET /api/v1/status` reports it. */
+export const StatusWorkerSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: WorkerKindSchema,
+  backend: z.string(),
+  steps: z.number().int(),
+  samples: z.number().int(),
+  samplesPerSec: z.number().nullable(),
+  lastSeenAt: z.string(),
+});
+/** A worker row of the status page. */
+export type StatusWorker = z.infer<typeof StatusWorkerSchema>;
+
+/** The run the coordinator is training now, with its connected workers. */
+export const StatusRunSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  experiment: z.string(),
+  status: z.string(),
+  /** The training mode (`ddp`, …). */
+  mode: z.string(),
+  step: z.number().int(),
+  totalUpdates: z.number().int(),
+  epoch: z.number().int(),
+  trainLoss: z.number().nullable(),
+  evalLoss: z.number().nullable(),
+  evalAccuracy: z.number().nullable(),
+  lr: z.number().nullable(),
+  samplesPerSec: z.number().nullable(),
+  startedAt: z.string(),
+  workers: z.array(StatusWorkerSchema),
+});
+/** The active run of the status page. */
+export type StatusRun = z.infer<typeof StatusRunSchema>;
+
+/** One entry of the status page's recent runs, with its best eval accuracy (null before any eval). */
+export const StatusRecentRunSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  status: z.string(),
+  step: z.number().int(),
+  totalUpdates: z.number().int(),
+  bestAccuracy: z.number().nullable(),
+  createdAt: z.string(),
+});
+/** A recent-run row of the status page. */
+export type StatusRecentRun = z.infer<typeof StatusRecentRunSchema>;
+
+/** How workers join: the headless command, the coordinator URL and a tab's join path (relative to the dashboard's origin). */
+export const StatusJoinSchema = z.object({ command: z.string(), url: z.string(), contributePath: z.string() });
+
+/** A training mode the coordinator can run (from its mode registry). */
+export const StatusModeSchema = z.object({ name: z.string(), summary: z.string() });
+
+/**
+ * Body of `GET /api/v1/status`: the active run (null when none), the 20 most recent runs, how to
+ * join, and the training modes a run config may name.
+ * @example const status = StatusSchema.parse(await (await fetch('/api/v1/status')).json());
+ */
+export const StatusSchema = z.object({
+  version: z.string(),
+  run: StatusRunSchema.nullable(),
+  runs: z.array(StatusRecentRunSchema),
+  join: StatusJoinSchema,
+  modes: z.array(StatusModeSchema).min(1),
+});
+/** A parsed status body. */
+export type Status = z.infer<typeof StatusSchema>;
+
+/** Body of `GET /healthz`. */
+export const HealthSchema = z.object({ ok: z.literal(true) });
