@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { CrowdtrainError } from '../protocol/errors.ts';
-import type { Activation } from './model-spec.ts';
+import type { Activation } from './activation.ts';
 
 /** Constructor arguments of {@link FastConv2D} (a subset of tfjs-layers conv2d's). */
 export interface FastConv2DArgs {

@@ -2,13 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import { CrowdtrainError } from '../protocol/errors.ts';
+import { describeZodError } from '../protocol/messages.ts';
+import { ActivationSchema } from './activation.ts';
 import { FastConv2D } from './fast-conv2d.ts';
 
-/** Activations a spec may name; all are smooth or piecewise-linear and deterministic. */
-export const ActivationSchema = z.enum(['relu', 'tanh', 'sigmoid', 'elu']);
-
-/** A hidden-layer activation name. */
-export type Activation = z.infer<typeof ActivationSchema>;
+/** Re-exported for importers of the spec module: the activation names (defined in ./activation.ts, which FastConv2D shares). */
+export { ActivationSchema, type Activation } from './activation.ts';
 
 /** Multi-layer perceptron: flatten, `hidden` dense layers, then a dense logits layer. */
 export const MlpSpecSchema = z.strictObject({
@@ -69,10 +68,7 @@ export interface ModelBuildInfo {
 export function parseModelSpec(raw: unknown): ModelSpec {
   const result = ModelSpecSchema.safeParse(raw);
   if (!result.success) {
-    const detail = result.error.issues
-      .map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
-      .join('; ');
-    throw new CrowdtrainError('INVALID_CONFIG', `invalid model spec: ${detail}`, { cause: result.error });
+    throw new CrowdtrainError('INVALID_CONFIG', `invalid model spec: ${describeZodError(result.error)}`, { cause: result.error });
   }
   return result.data;
 }

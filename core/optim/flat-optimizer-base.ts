@@ -1,5 +1,5 @@
 import { CrowdtrainError } from '../protocol/errors.ts';
-import type { FlatOptimizer } from './flat-optimizer.ts';
+import type { FlatOptimizer } from './flat-optimizer-interface.ts';
 import type { OptimizerSpec } from './optimizer-spec.ts';
 import { checkOptimizerState, copySlots, type OptimizerState } from './optimizer-state.ts';
 import { resolveUpdateRange, type UpdateRange } from './update-range.ts';

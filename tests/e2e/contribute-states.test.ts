@@ -9,13 +9,14 @@ import {
   waitForWorkerCount,
 } from './support/browser-harness.ts';
 import { e2eSuite } from './support/e2e-suite.ts';
+import { requireChromium } from '../support/require-dependency.ts';
 
 const hasChromium = await chromiumAvailable();
 
 // One coordinator (and one Next.js app) per file: Next cannot be prepared twice in one process.
 const suite = e2eSuite({ webgpu: false });
 
-describe.skipIf(!hasChromium)('/contribute page states', () => {
+describe.skipIf(!hasChromium)(requireChromium(hasChromium).title('/contribute page states'), () => {
   it('wrong token: the page says so and leaves no connection open', async () => {
     const page = await suite.browser.newPage();
     let sockets = 0;

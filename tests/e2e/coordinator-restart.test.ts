@@ -4,12 +4,13 @@ import { validateRunConfig } from '../../core/config/run-config.ts';
 import { syntheticConfig } from '../integration/support/harness.ts';
 import { chromiumAvailable, waitForTabState, waitForWorkerCount } from './support/browser-harness.ts';
 import { e2eSuite } from './support/e2e-suite.ts';
+import { requireChromium } from '../support/require-dependency.ts';
 
 const hasChromium = await chromiumAvailable();
 
 const suite = e2eSuite({ webgpu: false });
 
-describe.skipIf(!hasChromium)('coordinator unreachable', () => {
+describe.skipIf(!hasChromium)(requireChromium(hasChromium).title('coordinator unreachable'), () => {
   it('the tab says the coordinator is unreachable, retries with backoff, and rejoins and trains when it is back', async () => {
     const page = await suite.browser.newPage();
     await page.goto(suite.env.contributeUrl({ backend: 'cpu', name: 'tab-restart' }));

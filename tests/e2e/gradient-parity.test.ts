@@ -11,6 +11,7 @@ import type { AppliedUpdate } from '../../coordinator/run/run-session.ts';
 import { syntheticConfig } from '../integration/support/harness.ts';
 import { chromiumAvailable, waitForTabState, waitForWorkerCount } from './support/browser-harness.ts';
 import { e2eSuite } from './support/e2e-suite.ts';
+import { requireChromium } from '../support/require-dependency.ts';
 
 const hasChromium = await chromiumAvailable();
 
@@ -75,7 +76,7 @@ async function compareTabGradient(over: Partial<RunConfigInput>): Promise<Record
   return errors;
 }
 
-describe.skipIf(!hasChromium)('WebGPU tab gradients equal the cpu backend for every layer type of the built-in models', () => {
+describe.skipIf(!hasChromium)(requireChromium(hasChromium).title('WebGPU tab gradients equal the cpu backend for every layer type of the built-in models'), () => {
   it(`MLP: dense + relu (per-tensor relative error <= ${GRADIENT_TOLERANCE})`, async () => {
     const errors = await compareTabGradient({ model: { type: 'mlp', hidden: [16, 8] }, batch_size: 16 });
     console.log('mlp gradient errors', errors);

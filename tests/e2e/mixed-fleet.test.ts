@@ -12,6 +12,7 @@ import {
   waitForWorkerCount,
 } from './support/browser-harness.ts';
 import { e2eSuite } from './support/e2e-suite.ts';
+import { requireChromium } from '../support/require-dependency.ts';
 
 const hasChromium = await chromiumAvailable();
 
@@ -24,7 +25,7 @@ const CROSS_BACKEND_TOLERANCE = 1e-3;
 
 const suite = e2eSuite({ webgpu: true });
 
-describe.skipIf(!hasChromium)('mixed fleet: 3 WebGPU tabs + 1 node worker', () => {
+describe.skipIf(!hasChromium)(requireChromium(hasChromium).title('mixed fleet: 3 WebGPU tabs + 1 node worker'), () => {
   it(`trains one DDP run whose final parameters match single-process cpu training (max relative difference <= ${CROSS_BACKEND_TOLERANCE})`, async () => {
     const tabs: Page[] = [];
     const errors: string[][] = [];

@@ -11,6 +11,7 @@ import {
   waitForWorkerCount,
 } from './support/browser-harness.ts';
 import { e2eSuite } from './support/e2e-suite.ts';
+import { requireChromium } from '../support/require-dependency.ts';
 
 const hasChromium = await chromiumAvailable();
 
@@ -43,7 +44,7 @@ async function openTab(name: string, backend = 'webgl'): Promise<Page> {
   return page;
 }
 
-describe.skipIf(!hasChromium)('tabs that leave, pause and come back', () => {
+describe.skipIf(!hasChromium)(requireChromium(hasChromium).title('tabs that leave, pause and come back'), () => {
   it('a tab closed mid-run: the run continues, every sample is trained once per epoch; a new tab joins mid-run at the current params and paused tabs rejoin', async () => {
     const tabs = [await openTab('close-1'), await openTab('close-2'), await openTab('close-3')];
     await waitForWorkerCount(suite.env.coordinator, 3);

@@ -23,8 +23,24 @@ async function trainDistributed(input: RunConfigInput, workers: number): Promise
   return { params: content.params, losses, runId: session.runId };
 }
 
+/**
+ * The oracle (support/reference-training.ts) is independent of the code under test: tfjs's own
+ * optimizers (or a float64 AdamW formula) on tfjs's gradient of the mean loss over the whole
+ * global batch, with clipping and the LR schedule written in the test support. Relative
+ * difference per parameter, floor 1e-3; float32 summation order across 3 slices vs one batch
+ * puts the measured values at 2e-6 to 1.1e-5 (Adam, Nesterov, AdamW; varies from run to run).
+ */
+const TOLERANCE = 1e-4;
+
+/** The final-parameter difference, logged so a drift towards the tolerance is visible before it fails. */
+function compareParams(label: string, dist: Float32Array, ref: Float32Array): number {
+  const diff = maxRelativeDifference(dist, ref);
+  console.log(`ddp-equivalence ${label}: max relative difference to the single-process reference = ${diff.toExponential(2)}`);
+  return diff;
+}
+
 describe('DDP equivalence: coordinator + 3 worker processes == single-process training', () => {
-  it('MLP with Adam, gradient clipping and a warmup schedule (max relative difference <= 1e-4 on cpu)', async () => {
+  it(`MLP with Adam, gradient clipping and a warmup schedule (max relative difference <= ${TOLERANCE.toExponential()} on cpu)`, async () => {
     const cfg = syntheticConfig({
       total_updates: 12,
       max_grad_norm: 1.0,
@@ -32,7 +48,7 @@ describe('DDP equivalence: coordinator + 3 worker processes == single-process tr
     });
     const dist = await trainDistributed(cfg, 3);
     const ref = await trainSingleProcess(cfg, 3, 12);
-    expect(maxRelativeDifference(dist.params, ref.params)).toBeLessThanOrEqual(1e-4);
+    expect(compareParams('mlp adam', dist.params, ref.params)).toBeLessThanOrEqual(TOLERANCE);
     expect(dist.losses).toHaveLength(12);
     dist.losses.forEach((l, i) => expect(l).toBeCloseTo(ref.losses[i] ?? NaN, 4));
     // Training really moved the parameters (the comparison is not between two initial states).
@@ -50,6 +66,20 @@ describe('DDP equivalence: coordinator + 3 worker processes == single-process tr
     });
     const dist = await trainDistributed(cfg, 3);
     const ref = await trainSingleProcess(cfg, 3, 8);
-    expect(maxRelativeDifference(dist.params, ref.params)).toBeLessThanOrEqual(1e-4);
+    expect(compareParams('cnn nesterov', dist.params, ref.params)).toBeLessThanOrEqual(TOLERANCE);
+  });
+
+  it('MLP with AdamW (decoupled weight decay), a step schedule and clipping, against the float64 AdamW formula', async () => {
+    const cfg = syntheticConfig({
+      optimizer: { name: 'adamw', lr: 0.02, weight_decay: 0.1 },
+      lr_schedule: { type: 'step', step_size: 4, gamma: 0.5 },
+      max_grad_norm: 0.5,
+      total_updates: 12,
+    });
+    const dist = await trainDistributed(cfg, 3);
+    const ref = await trainSingleProcess(cfg, 3, 12);
+    expect(compareParams('mlp adamw', dist.params, ref.params)).toBeLessThanOrEqual(TOLERANCE);
+    const init = await trainSingleProcess(cfg, 3, 0);
+    expect(maxRelativeDifference(ref.params, init.params)).toBeGreaterThan(1e-2);
   });
 });

@@ -2,9 +2,9 @@ import { describe, it, expect } from 'vitest';
 import { SWIFTSHADER_ICD } from '../../../worker-node/backend/webgpu-adapter.ts';
 import { runBackendChild } from './run-backend-child.ts';
 import { swiftShaderMissing } from './vulkan-swiftshader.ts';
+import { HOW_TO_GET_SWIFTSHADER, requireOrSkip } from '../../support/require-dependency.ts';
 
-const missing = swiftShaderMissing();
-const title = missing === undefined ? 'webgpu on Dawn + SwiftShader' : `webgpu on Dawn + SwiftShader (skipped: ${missing})`;
+const swiftShader = requireOrSkip('the SwiftShader Vulkan ICD', swiftShaderMissing(), HOW_TO_GET_SWIFTSHADER);
 
 /** |webgpu - cpu| <= REL_TOL * (1 + |cpu|) elementwise: fp32 on both, different summation orders. */
 const REL_TOL = 1e-4;
@@ -20,7 +20,7 @@ interface AutoResult {
   choice: { backend: string; fallbacks: { backend: string; reason: string }[] };
 }
 
-describe.skipIf(missing !== undefined)(title, () => {
+describe.skipIf(swiftShader.skip)(swiftShader.title('webgpu on Dawn + SwiftShader'), () => {
   it('computes matMul and conv2d forward and gradients that agree with cpu', async () => {
     const run = await runBackendChild('compare', { VK_ICD_FILENAMES: SWIFTSHADER_ICD });
     expect(run.code, run.stderr).toBe(0);

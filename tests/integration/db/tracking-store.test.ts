@@ -10,6 +10,7 @@ import { defaultDatabaseUrl, openDatabase, parseDatabaseUrl } from '../../../pri
 import { applyPendingMigrations, listMigrationsOnDisk, migrationStatus, pendingSchemaChange } from '../../../prisma/migrations.ts';
 import { SCHEMA_LAYOUT, renderPostgresSchema } from '../../../prisma/postgres-schema.ts';
 import { TrackingStore, flattenParams } from '../../../prisma/queries/tracking-store.ts';
+import { HOW_TO_GET_POSTGRES, requireOrSkip } from '../../support/require-dependency.ts';
 
 /** A fresh, empty database for one provider and the function that removes it. */
 interface ScratchDatabase {
@@ -61,6 +62,7 @@ const SHA = 'ab'.repeat(32);
 const providers: { name: 'sqlite' | 'postgresql'; create: () => Promise<ScratchDatabase> }[] = [{ name: 'sqlite', create: scratchSqlite }];
 const pgUrl = process.env.TEST_POSTGRES_URL;
 if (pgUrl) providers.push({ name: 'postgresql', create: () => scratchPostgres(pgUrl) });
+const postgres = requireOrSkip('PostgreSQL', pgUrl ? undefined : 'TEST_POSTGRES_URL is not set, so the "TrackingStore on postgresql" suite is left out too', HOW_TO_GET_POSTGRES);
 
 describe('database URLs', () => {
   it('tells SQLite from PostgreSQL and names an unsupported scheme', () => {
@@ -98,7 +100,7 @@ describe('schema and migrations stay in step', () => {
     }
   });
 
-  it.skipIf(!pgUrl)('replaying the PostgreSQL history yields exactly the schema', async () => {
+  it.skipIf(postgres.skip)(postgres.title('replaying the PostgreSQL history yields exactly the schema'), async () => {
     expect(await pendingSchemaChange(parseDatabaseUrl(pgUrl ?? ''))).toBe('');
   });
 });
@@ -167,7 +169,7 @@ describe.each(providers)('TrackingStore on $name', ({ name: provider, create }) 
     expect(got?.resumedFromRunId).toBe(run.id);
     expect(await store.getRun('no-such-run')).toBeNull();
 
-    await store.createRun({ experimentId: other.id, name: 'c', mode: 'fedavg', config: {}, seed: 1, totalUpdates: 5 });
+    await store.createRun({ experimentId: other.id, name: 'c', mode: 'ddp', config: {}, seed: 1, totalUpdates: 5 });
     const mnistRuns = await store.listRuns({ experimentId });
     expect(mnistRuns.every((r) => r.experimentId === experimentId)).toBe(true);
     expect(mnistRuns.map((r) => r.id)).toEqual(expect.arrayContaining([run.id, resumed.id]));
@@ -177,7 +179,7 @@ describe.each(providers)('TrackingStore on $name', ({ name: provider, create }) 
 
     await expectCode(store.createRun({ experimentId: 'missing', name: 'x', mode: 'ddp', config: {}, seed: 1, totalUpdates: 1 }), 'RUN_NOT_FOUND', /experiment missing/);
     await expectCode(
-      store.createRun({ experimentId, name: 'x', mode: 'zero' as 'ddp', config: {}, seed: 1, totalUpdates: 1 }),
+      store.createRun({ experimentId, name: 'x', mode: 'zero', config: {}, seed: 1, totalUpdates: 1 }),
       'INVALID_MESSAGE',
       /run mode "zero"/,
     );
