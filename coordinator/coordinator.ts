@@ -16,36 +16,22 @@ import {
 } from '../core/protocol/messages.ts';
 import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION } from '../core/protocol/version.ts';
 import { CrowdtrainError, ErrorCode, toWireError } from '../core/protocol/errors.ts';
-import type { RunConfig } from '../core/config/run-config.ts';
+import { validateRunConfig, type RunConfig } from '../core/config/run-config.ts';
+import { modeOf, TRAINING_MODES } from '../core/run/modes.ts';
+import type { ModeRegistry } from '../core/run/training-mode.ts';
 import type { Database } from '../prisma/db.ts';
 import { TrackingStore } from '../prisma/queries/tracking-store.ts';
+import type { WorkerInfo } from './worker-info.ts';
+
+export type { WorkerInfo } from './worker-info.ts';
 import { RunSession, loadRunCheckpoint, type AppliedUpdate, type MetricPoint, type RunOutcome, type RunProgress } from './run/run-session.ts';
 import type { WorkerHandle } from './run/worker-handle.ts';
 import { tokensMatch } from './worker-token.ts';
-import { createApiHandler } from './http/api.ts';
+import { createHttpRouter } from './http/router.ts';
 
 const debug = createDebug('crowdtrain:coordinator');
 
 type CoordinatorSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
-
-/** Live statistics of one connected worker. */
-export interface WorkerInfo {
-  id: string;
-  name: string;
-  kind: 'node' | 'browser';
-  backend: string;
-  deviceInfo: Record<string, unknown>;
-  connectedAt: Date;
-  lastSeenAt: Date;
-  steps: number;
-  samples: number;
-  samplesPerSec: number | null;
-  rejected: number;
-  /** Smoothed cosine similarity of its gradients with the rest of the fleet (null until observed). */
-  gradientAgreement: number | null;
-  /** True when its gradients disagree with the fleet beyond tolerance (see GradientAgreementTracker). */
-  gradientOutlier: boolean;
-}
 
 /** Options of a coordinator process. */
 export interface CoordinatorOptions {
@@ -58,6 +44,8 @@ export interface CoordinatorOptions {
   adminToken?: string | null;
   /** Serves everything that is not /socket.io or /api (the Next.js dashboard). */
   fallbackHandler?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void> | void;
+  /** The training modes this coordinator runs (the built-in registry by default; tests add their own). */
+  modes?: ModeRegistry;
   /** How long a worker has to ack a run assignment. */
   assignTimeoutMs?: number;
   onRunProgress?(p: RunProgress): void;
@@ -93,8 +81,8 @@ export class Coordinator {
   private urlValue = '';
 
   private constructor(private readonly opts: CoordinatorOptions) {
-    this.store = new TrackingStore(opts.db);
-    const api = createApiHandler(this);
+    this.store = new TrackingStore(opts.db, { modes: Object.keys(this.modes) });
+    const api = createHttpRouter(this);
     this.server = http.createServer((req, res) => {
       void (async () => {
         try {
@@ -182,6 +170,11 @@ export class Coordinator {
     return this.opts.adminToken ?? null;
   }
 
+  /** The training modes this coordinator can run. */
+  get modes(): ModeRegistry {
+    return this.opts.modes ?? TRAINING_MODES;
+  }
+
   /** The tracking database this coordinator writes to. */
   get database(): Database {
     return this.opts.db;
@@ -240,6 +233,7 @@ export class Coordinator {
    */
   async startRun(config: RunConfig): Promise<RunSession> {
     if (this.activeRun) throw new CrowdtrainError('INVALID_CONFIG', `run ${this.activeRun.runId} is still active; stop it first`);
+    modeOf(config, this.modes);
     const exp = await this.store.ensureExperiment(config.experiment);
     const run = await this.store.createRun({
       experimentId: exp.id,
@@ -258,8 +252,7 @@ export class Coordinator {
     if (this.activeRun) throw new CrowdtrainError('INVALID_CONFIG', `run ${this.activeRun.runId} is still active; stop it first`);
     const run = await this.store.getRun(runId);
     if (!run) throw new CrowdtrainError('RUN_NOT_FOUND', `no run with id ${runId}`);
-    const { validateRunConfig } = await import('../core/config/run-config.ts');
-    const config = validateRunConfig(JSON.parse(run.config) as unknown);
+    const config = validateRunConfig(JSON.parse(run.config) as unknown, this.modes);
     const ckpt = await loadRunCheckpoint(this.store, runId, which);
     // Metrics logged after the checkpoint belong to the lost timeline: rewind them.
     await this.store.rewindMetrics(runId, ckpt.step);
@@ -273,6 +266,7 @@ export class Coordinator {
       config,
       store: this.store,
       dataDir: this.opts.dataDir,
+      modes: this.modes,
       resumeFrom,
       onProgress: (p) => {
         this.opts.onRunProgress?.(p);

@@ -1,16 +1,16 @@
 /**
  * The baseline of the step-overhead bench: the same training as a coordinator + worker, in one
  * process, on the current tfjs backend. One step = gather the batch, forward/backward
- * (GradientComputer), clip by global norm, learning rate from the schedule, flat optimizer step:
- * exactly what the fleet computes, without any messaging, validation or tracking.
+ * (GradientComputer), then the coordinator's own update sequence (applyGradientStep: clip, LR from
+ * the schedule, flat optimizer): exactly what the fleet computes, without any messaging,
+ * validation or tracking.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { RunConfig } from '../../core/config/run-config.ts';
 import { datasetBatch, type Dataset } from '../../core/data/dataset.ts';
 import { GradientComputer } from '../../core/models/gradient-computer.ts';
 import { createFlatOptimizer, type FlatOptimizer } from '../../core/optim/flat-optimizer.ts';
-import { clipByGlobalNorm } from '../../core/optim/clip.ts';
-import { lrAt } from '../../core/optim/lr-schedule.ts';
+import { applyGradientStep } from '../../core/run/ddp/ddp-update-rule.ts';
 
 /** Timing and loss of one in-process step. */
 export interface InProcessStep {
@@ -65,9 +65,7 @@ export class InProcessTrainer {
     } finally {
       tf.dispose([xs, ys]);
     }
-    const c = this.config;
-    if (c.max_grad_norm !== null) clipByGlobalNorm(grads, c.max_grad_norm);
-    this.optimizer.step(this.params, grads, lrAt(c.lr_schedule, c.optimizer.lr, this.nextStep, c.total_updates));
+    applyGradientStep(this.params, grads, this.optimizer, this.config, this.nextStep);
     const step = this.nextStep;
     this.nextStep += 1;
     return { step, ms: performance.now() - started, loss };

@@ -2,31 +2,38 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CrowdtrainError } from '../../core/protocol/errors.ts';
+import { z } from 'zod';
+import { describeZodError } from '../../core/protocol/messages.ts';
 import type { OptimizerState } from '../../core/optim/optimizer-state.ts';
-import type { RunMachineSnapshot } from '../../core/run/ddp-run-machine.ts';
+import type { MachineSnapshot } from '../../core/run/run-machine.ts';
 
 const MAGIC = 'CTCKPT1\n';
 
-/** Everything needed to continue a run exactly: params, optimizer state, step and sampler state. */
+/** Everything needed to continue a run exactly: params, the update rule's (optimizer) state, and the mode's machine snapshot. */
 export interface CheckpointContent {
   runId: string;
+  /** The training mode that wrote it (checkpoints from before modes existed are `ddp`). */
+  mode: string;
   step: number;
   params: Float32Array;
   optimizer: OptimizerState;
-  machine: RunMachineSnapshot;
+  machine: MachineSnapshot;
   bestMetric: number | null;
   createdAt: string;
 }
 
-interface Header {
-  runId: string;
-  step: number;
-  paramCount: number;
-  optimizer: { name: string; step: number; slots: { name: string; length: number }[] };
-  machine: RunMachineSnapshot;
-  bestMetric: number | null;
-  createdAt: string;
-}
+const Count = z.int().min(0);
+const HeaderSchema = z.object({
+  runId: z.string().min(1),
+  mode: z.string().min(1).default('ddp'),
+  step: Count,
+  paramCount: Count,
+  optimizer: z.object({ name: z.string(), step: Count, slots: z.array(z.object({ name: z.string().min(1), length: Count })) }),
+  machine: z.looseObject({ step: Count }),
+  bestMetric: z.number().nullable(),
+  createdAt: z.string(),
+});
+type Header = z.output<typeof HeaderSchema>;
 
 /**
  * Encodes a checkpoint: magic, uint32 header length, JSON header, then the float32 params and
@@ -36,6 +43,7 @@ export function encodeCheckpoint(c: CheckpointContent): Buffer {
   const slotNames = Object.keys(c.optimizer.slots).sort();
   const header: Header = {
     runId: c.runId,
+    mode: c.mode,
     step: c.step,
     paramCount: c.params.length,
     optimizer: {
@@ -68,12 +76,15 @@ export function decodeCheckpoint(buf: Buffer, source = 'checkpoint'): Checkpoint
   const len = buf.readUInt32LE(MAGIC.length);
   const start = MAGIC.length + 4;
   if (start + len > buf.length) throw bad(`header length ${len} exceeds file size ${buf.length}`);
-  let header: Header;
+  let raw: unknown;
   try {
-    header = JSON.parse(buf.toString('utf8', start, start + len)) as Header;
+    raw = JSON.parse(buf.toString('utf8', start, start + len));
   } catch (err) {
     throw new CrowdtrainError('CHECKPOINT_INVALID', `${source}: unreadable header`, { cause: err });
   }
+  const parsed = HeaderSchema.safeParse(raw);
+  if (!parsed.success) throw bad(`invalid header: ${describeZodError(parsed.error)}`);
+  const header = parsed.data;
   let offset = start + len;
   const take = (n: number, what: string): Float32Array => {
     const bytes = n * 4;
@@ -89,6 +100,7 @@ export function decodeCheckpoint(buf: Buffer, source = 'checkpoint'): Checkpoint
   if (offset !== buf.length) throw bad(`${buf.length - offset} unexpected trailing bytes`);
   return {
     runId: header.runId,
+    mode: header.mode,
     step: header.step,
     params,
     optimizer: { name: header.optimizer.name, step: header.optimizer.step, slots },

@@ -1,19 +1,36 @@
-import { GRADIENT_COMPRESSIONS } from '../codec/gradient-compression.ts';
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { CrowdtrainError } from '../protocol/errors.ts';
 import { describeZodError } from '../protocol/messages.ts';
-import { ModelSpecSchema } from '../models/model-spec.ts';
-import { DatasetSpecSchema } from '../data/dataset-spec.ts';
-import { OptimizerSpecSchema } from '../optim/optimizer-spec.ts';
-import { LrScheduleSchema } from '../optim/lr-schedule.ts';
-import { DurationSchema } from './duration.ts';
+import { TRAINING_MODES } from '../run/modes.ts';
+import type { ModeRegistry } from '../run/training-mode.ts';
+import { CommonConfigShape, type RunConfig } from './common-config.ts';
 
-/** Training modes; only `ddp` is implemented by the engine today. */
-export const TRAINING_MODES = ['ddp'] as const;
+export type { RunConfig } from './common-config.ts';
 
 /**
- * A run's configuration as users write it (YAML or JSON, snake_case keys).
+ * The schema of a run config for a registry of modes: the common keys, `mode` (an enum of the
+ * registry's names, `ddp` by default) and one optional options section per mode, named after it;
+ * a section of a mode other than the chosen one is an error.
+ */
+export function runConfigSchema(registry: ModeRegistry = TRAINING_MODES) {
+  const names = Object.keys(registry);
+  if (names.length === 0) throw new CrowdtrainError('INTERNAL', 'the mode registry is empty');
+  const sections = Object.fromEntries(Object.values(registry).map((m) => [m.name, m.optionsSchema.optional()]));
+  return z
+    .object({ ...CommonConfigShape, mode: z.enum(names as [string, ...string[]]).default(names.includes('ddp') ? 'ddp' : names[0]!), ...sections })
+    .strict()
+    .superRefine((cfg, ctx) => {
+      for (const name of names) {
+        if (name !== cfg.mode && (cfg as Record<string, unknown>)[name] !== undefined) {
+          ctx.addIssue({ code: 'custom', path: [name], message: `options of mode ${name} given, but mode is ${cfg.mode}` });
+        }
+      }
+    });
+}
+
+/**
+ * A run's configuration as users write it (YAML or JSON, snake_case keys), for the built-in modes.
  * @example
  * parseRunConfig(`
  * name: mnist-cnn
@@ -24,47 +41,24 @@ export const TRAINING_MODES = ['ddp'] as const;
  * total_updates: 500
  * `)
  */
-export const RunConfigSchema = z
-  .object({
-    name: z.string().min(1).max(128).default('run'),
-    experiment: z.string().min(1).max(128).default('default'),
-    description: z.string().max(4000).optional(),
-    mode: z.enum(TRAINING_MODES).default('ddp'),
-    seed: z.number().int().nonnegative().max(2 ** 31 - 1).default(42),
-    model: ModelSpecSchema,
-    dataset: DatasetSpecSchema,
-    optimizer: OptimizerSpecSchema,
-    lr_schedule: LrScheduleSchema.default({ type: 'constant' }),
-    /** Samples per worker per update; the global batch is batch_size x active workers. */
-    batch_size: z.number().int().positive().max(65_536),
-    total_updates: z.number().int().positive().max(100_000_000),
-    max_grad_norm: z.number().positive().nullable().default(null),
-    /** Updates with a larger L2 norm than this are rejected as malicious or broken. */
-    max_update_norm: z.number().positive().default(1e6),
-    /** How workers send gradients: float32 (`none`), or 16-bit `fp16` / `bf16` (half the bytes, lossy). */
-    gradient_compression: z.enum(GRADIENT_COMPRESSIONS).default('none'),
-    eval_every: z.number().int().positive().default(100),
-    checkpoint_every: z.number().int().positive().default(200),
-    /** Wall-clock budget; the run checkpoints and stops gracefully before it runs out. */
-    time_limit: DurationSchema.nullable().default(null),
-    /** How long a step waits for a worker before reassigning its slice. */
-    step_timeout: DurationSchema.default(60_000),
-    /** The run (or a resumed run) does not start its first update before this many workers are ready; afterwards it goes on with any number. */
-    min_workers: z.number().int().positive().max(10_000).default(1),
-  })
-  .strict();
+export const RunConfigSchema = runConfigSchema();
 
-/** A validated run configuration (durations in ms, defaults filled). */
-export type RunConfig = z.output<typeof RunConfigSchema>;
 /** A run configuration as written by users. */
 export type RunConfigInput = z.input<typeof RunConfigSchema>;
 
+const schemas = new WeakMap<ModeRegistry, ReturnType<typeof runConfigSchema>>([[TRAINING_MODES, RunConfigSchema]]);
+
 /**
- * Validates a parsed config object. Throws CrowdtrainError('INVALID_CONFIG') naming each bad field
- * and, for enums, the allowed values.
+ * Validates a parsed config object against the modes of `registry` (the built-in ones by default).
+ * Throws CrowdtrainError('INVALID_CONFIG') naming each bad field and, for enums, the allowed values.
  */
-export function validateRunConfig(raw: unknown): RunConfig {
-  const result = RunConfigSchema.safeParse(raw);
+export function validateRunConfig(raw: unknown, registry: ModeRegistry = TRAINING_MODES): RunConfig {
+  let schema = schemas.get(registry);
+  if (!schema) {
+    schema = runConfigSchema(registry);
+    schemas.set(registry, schema);
+  }
+  const result = schema.safeParse(raw);
   if (!result.success) {
     throw new CrowdtrainError('INVALID_CONFIG', `invalid run config: ${describeZodError(result.error)}`);
   }
@@ -72,7 +66,7 @@ export function validateRunConfig(raw: unknown): RunConfig {
 }
 
 /** Parses YAML or JSON text (JSON is YAML) into a validated config. */
-export function parseRunConfig(text: string, source = 'config'): RunConfig {
+export function parseRunConfig(text: string, source = 'config', registry: ModeRegistry = TRAINING_MODES): RunConfig {
   let raw: unknown;
   try {
     raw = parseYaml(text);
@@ -84,5 +78,5 @@ export function parseRunConfig(text: string, source = 'config'): RunConfig {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new CrowdtrainError('INVALID_CONFIG', `${source} must be a mapping of keys to values`);
   }
-  return validateRunConfig(raw);
+  return validateRunConfig(raw, registry);
 }

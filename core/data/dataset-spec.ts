@@ -4,6 +4,7 @@ import { datasetHead, sampleLength } from './dataset.ts';
 import { MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, loadMnist } from './mnist.ts';
 import { makeSyntheticDataset } from './synthetic.ts';
 import { CrowdtrainError } from '../protocol/errors.ts';
+import { describeZodError } from '../protocol/messages.ts';
 
 /** Most feature values (train + test) a synthetic spec may ask for: 2^27 float32 = 512 MiB. */
 export const MAX_SYNTHETIC_VALUES = 2 ** 27;
@@ -48,8 +49,7 @@ export type DatasetSpecInput = z.input<typeof DatasetSpecSchema>;
 export function parseDatasetSpec(raw: unknown): DatasetSpec {
   const r = DatasetSpecSchema.safeParse(raw);
   if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
-    throw new CrowdtrainError('INVALID_CONFIG', `invalid dataset spec: ${issues}`, { cause: r.error });
+    throw new CrowdtrainError('INVALID_CONFIG', `invalid dataset spec: ${describeZodError(r.error)}`, { cause: r.error });
   }
   return r.data;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CrowdtrainError } from '../protocol/errors.ts';
+import { describeZodError } from '../protocol/messages.ts';
 import { mixSeed, shuffledIndices } from './seeded-random.ts';
 
 /** Zod schema of a sampler checkpoint (JSON-serialisable). */
@@ -57,7 +58,7 @@ export class EpochSampler {
   private restore(raw: SamplerState): void {
     const r = SamplerStateSchema.safeParse(raw);
     if (!r.success) {
-      throw new CrowdtrainError('CHECKPOINT_INVALID', `sampler state is malformed: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { cause: r.error });
+      throw new CrowdtrainError('CHECKPOINT_INVALID', `sampler state is malformed: ${describeZodError(r.error)}`, { cause: r.error });
     }
     const s = r.data;
     if (s.seed !== this.seed || s.datasetSize !== this.datasetSize) {

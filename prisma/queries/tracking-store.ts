@@ -2,6 +2,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import createDebug from 'debug';
 import { z } from 'zod';
 import { CrowdtrainError } from '../../core/protocol/errors.ts';
+import { MODE_NAMES } from '../../core/run/modes.ts';
+import { WorkerKindSchema } from '../../core/protocol/messages.ts';
 import type { Database, TrackingPrismaClient } from '../db.ts';
 import type { Checkpoint, Contribution, Experiment, Run, Worker } from '../generated/sqlite/client.ts';
 
@@ -12,13 +14,11 @@ export const RunStatusSchema = z.enum(['queued', 'running', 'paused', 'finished'
 /** One of the run lifecycle states. */
 export type RunStatus = z.infer<typeof RunStatusSchema>;
 
-/** Training modes stored in `Run.mode`. */
-export const RunModeSchema = z.enum(['ddp', 'sharded', 'fedavg', 'pipeline']);
-/** One of the training modes. */
-export type RunMode = z.infer<typeof RunModeSchema>;
+/** A training mode's name as stored in `Run.mode`: a key of the mode registry (`core/run/modes.ts`). */
+export type RunMode = string;
 
-/** Worker kinds stored in `Worker.kind`. */
-export const WorkerKindSchema = z.enum(['browser', 'node']);
+/** Worker kinds stored in `Worker.kind`: the protocol's one list. */
+export { WorkerKindSchema } from '../../core/protocol/messages.ts';
 /** One of the worker kinds. */
 export type WorkerKind = z.infer<typeof WorkerKindSchema>;
 
@@ -184,9 +184,12 @@ export interface VerifiedToken {
  */
 export class TrackingStore {
   private readonly prisma: TrackingPrismaClient;
+  private readonly modes: readonly string[];
 
-  constructor(db: Database) {
+  /** `modes`: the mode names new runs may have (the built-in registry's by default). */
+  constructor(db: Database, opts: { modes?: readonly string[] } = {}) {
     this.prisma = db.prisma;
+    this.modes = opts.modes ?? MODE_NAMES;
   }
 
   /** Returns the experiment with this name, creating it when missing (description only on creation). */
@@ -206,8 +209,7 @@ export class TrackingStore {
   /** Creates a queued run; `config` is stored as JSON text. */
   async createRun(input: CreateRunInput): Promise<RunRecord> {
     requireText('run name', input.name);
-    const mode = RunModeSchema.safeParse(input.mode);
-    if (!mode.success) throw invalid(`run mode "${String(input.mode)}" is not one of ${RunModeSchema.options.join(', ')}`);
+    if (!this.modes.includes(input.mode)) throw invalid(`run mode "${String(input.mode)}" is not one of ${this.modes.join(', ')}`);
     requireInt('seed', input.seed, 0);
     requireInt('totalUpdates', input.totalUpdates, 0);
     try {
@@ -215,7 +217,7 @@ export class TrackingStore {
         data: {
           experimentId: input.experimentId,
           name: input.name,
-          mode: mode.data,
+          mode: input.mode,
           config: toJson('run config', input.config),
           seed: input.seed,
           totalUpdates: input.totalUpdates,

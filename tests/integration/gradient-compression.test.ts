@@ -3,12 +3,10 @@ import '@tensorflow/tfjs-backend-cpu';
 import { afterEach, describe, expect, it } from 'vitest';
 import { validateRunConfig, type RunConfigInput } from '../../core/config/run-config.ts';
 import { decodeGradientInto, encodeGradient, type GradientCompression } from '../../core/codec/gradient-compression.ts';
-import { reduceWeightedMean } from '../../core/aggregate/reduce-weighted-mean.ts';
 import { loadDataset } from '../../core/data/dataset-spec.ts';
 import { datasetBatch } from '../../core/data/dataset.ts';
 import { GradientComputer } from '../../core/models/gradient-computer.ts';
-import { createFlatOptimizer } from '../../core/optim/flat-optimizer.ts';
-import { lrAt } from '../../core/optim/lr-schedule.ts';
+import { createDdpUpdateRule } from '../../core/run/ddp/ddp-update-rule.ts';
 import { readCheckpointFile } from '../../coordinator/run/checkpoint-file.ts';
 import type { AppliedUpdate } from '../../coordinator/run/run-session.ts';
 import { startTestCoordinator, syntheticConfig, waitForWorkers, type TestCoordinator } from './support/harness.ts';
@@ -36,7 +34,8 @@ function l2Distance(a: Float32Array, b: Float32Array): number {
 
 /**
  * Replays the fleet's updates in this process: each worker's slice gradient, encoded and decoded
- * the way the wire does, then the weighted mean and the optimizer, as the coordinator does.
+ * the way the wire does, then DDP's own update rule (weighted mean, clip, LR, optimizer): this test
+ * checks the compression path, not the rule (ddp-equivalence.test.ts checks that against tfjs).
  */
 async function replayWithCompression(input: RunConfigInput, updates: AppliedUpdate[]): Promise<Float32Array> {
   await tf.setBackend('cpu');
@@ -44,7 +43,7 @@ async function replayWithCompression(input: RunConfigInput, updates: AppliedUpda
   const { train } = await loadDataset(cfg.dataset);
   const gc = GradientComputer.create(cfg.model, { inputShape: train.inputShape, numClasses: train.numClasses, seed: cfg.seed });
   const params = gc.getParams();
-  const opt = createFlatOptimizer(cfg.optimizer, params.length);
+  const rule = createDdpUpdateRule(cfg, params.length);
   try {
     for (const u of updates) {
       gc.setParams(params);
@@ -53,9 +52,9 @@ async function replayWithCompression(input: RunConfigInput, updates: AppliedUpda
         const { grads } = gc.computeGradients(xs, ys);
         tf.dispose([xs, ys]);
         const values = decodeGradientInto(encodeGradient(grads, cfg.gradient_compression), cfg.gradient_compression, new Float32Array(grads.length));
-        return { values, weight: s.indices.length };
+        return { workerId: s.workerId, values, sampleCount: s.indices.length, loss: 0, accuracy: 0 };
       });
-      opt.step(params, reduceWeightedMean(parts), lrAt(cfg.lr_schedule, cfg.optimizer.lr, u.step, cfg.total_updates));
+      rule.apply(params, parts, u.step);
     }
   } finally {
     gc.dispose();

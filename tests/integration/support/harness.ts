@@ -8,6 +8,7 @@ import { Coordinator } from '../../../coordinator/coordinator.ts';
 import { spawnLocalWorker, stopLocalWorkers } from '../../../coordinator/local-workers.ts';
 import { openDatabase, defaultDatabaseUrl, type Database } from '../../../prisma/db.ts';
 import type { RunConfigInput } from '../../../core/config/run-config.ts';
+import type { ModeRegistry } from '../../../core/run/training-mode.ts';
 
 /**
  * The database URL for a test's data dir: a SQLite file inside it by default; with
@@ -78,13 +79,16 @@ export interface TestCoordinator {
 
 /**
  * Starts a coordinator for a test (or a bench) on 127.0.0.1, port 0, with its own database. Pass an
- * existing dataDir to reopen a previous one (resume tests); `workerNamePrefix` names spawned workers.
+ * existing dataDir to reopen a previous one (resume tests); `workerNamePrefix` names spawned workers;
+ * `modes` replaces the built-in mode registry (a test that adds a mode).
  */
-export async function startTestCoordinator(opts: { dataDir?: string; token?: string; workerNamePrefix?: string } = {}): Promise<TestCoordinator> {
+export async function startTestCoordinator(
+  opts: { dataDir?: string; token?: string; workerNamePrefix?: string; modes?: ModeRegistry } = {},
+): Promise<TestCoordinator> {
   const dataDir = opts.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'crowdtrain-it-')));
   const db = await openDatabase({ url: await testDatabaseUrl(dataDir) });
   const token = opts.token ?? randomBytes(18).toString('base64url');
-  const coordinator = await Coordinator.start({ port: 0, host: '127.0.0.1', dataDir, db, workerToken: token });
+  const coordinator = await Coordinator.start({ port: 0, host: '127.0.0.1', dataDir, db, workerToken: token, modes: opts.modes });
   const workers: ChildProcess[] = [];
   let stopped = false;
   const t: TestCoordinator = {

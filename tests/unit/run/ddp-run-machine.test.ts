@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DdpRunMachine, type RunEffect, type RunMachineOptions } from '../../../core/run/ddp-run-machine.ts';
+import { DdpRunMachine, parseDdpSnapshot, type RunEffect, type RunMachineOptions } from '../../../core/run/ddp/ddp-run-machine.ts';
 
 const base: RunMachineOptions = {
   seed: 7,
@@ -20,7 +20,7 @@ function answerAll(m: DdpRunMachine, fx: RunEffect[], trained: Map<number, numbe
   const out: RunEffect[] = [];
   for (const a of assigns(fx)) {
     for (const s of a.assignments) {
-      const more = m.dispatch({ type: 'gradientAccepted', workerId: s.workerId, step: a.step, sampleCount: s.indices.length, loss: 1, accuracy: 0 });
+      const more = m.dispatch({ type: 'resultAccepted', workerId: s.workerId, step: a.step, sampleCount: s.indices.length, loss: 1, accuracy: 0 });
       out.push(...more);
       const apply = more.find((e) => e.type === 'applyUpdate');
       if (apply && apply.type === 'applyUpdate') {
@@ -53,7 +53,7 @@ describe('DdpRunMachine', () => {
     m.dispatch({ type: 'workerReady', workerId: 'a' });
     // b joins mid-round: it takes part from the next round on.
     m.dispatch({ type: 'workerReady', workerId: 'b' });
-    const fx = m.dispatch({ type: 'gradientAccepted', workerId: 'a', step: 0, sampleCount: 8, loss: 2, accuracy: 0.5 });
+    const fx = m.dispatch({ type: 'resultAccepted', workerId: 'a', step: 0, sampleCount: 8, loss: 2, accuracy: 0.5 });
     expect(fx).toEqual([
       { type: 'applyUpdate', step: 0, epoch: 0, contributions: [{ workerId: 'a', sampleCount: 8, loss: 2, accuracy: 0.5 }] },
     ]);
@@ -101,12 +101,12 @@ describe('DdpRunMachine', () => {
     const m = new DdpRunMachine(base);
     m.dispatch({ type: 'start' });
     m.dispatch({ type: 'workerReady', workerId: 'a' });
-    m.dispatch({ type: 'gradientAccepted', workerId: 'a', step: 0, sampleCount: 8, loss: 1, accuracy: 0 });
+    m.dispatch({ type: 'resultAccepted', workerId: 'a', step: 0, sampleCount: 8, loss: 1, accuracy: 0 });
     m.dispatch({ type: 'workerReady', workerId: 'b' });
     const fx = m.dispatch({ type: 'updateApplied', step: 0 });
     const round = assigns(fx)[0];
     const bSlice = round?.assignments.find((s) => s.workerId === 'b')?.indices ?? [];
-    m.dispatch({ type: 'gradientAccepted', workerId: 'a', step: 1, sampleCount: 8, loss: 1, accuracy: 0 });
+    m.dispatch({ type: 'resultAccepted', workerId: 'a', step: 1, sampleCount: 8, loss: 1, accuracy: 0 });
     const dl = m.dispatch({ type: 'deadline', step: 1 });
     expect(dl.find((e) => e.type === 'evict')).toMatchObject({ workerId: 'b' });
     expect(dl.find((e) => e.type === 'applyUpdate')).toMatchObject({ step: 1, contributions: [{ workerId: 'a' }] });
@@ -121,8 +121,8 @@ describe('DdpRunMachine', () => {
     m.dispatch({ type: 'start' });
     m.dispatch({ type: 'workerReady', workerId: 'a' });
     m.dispatch({ type: 'workerReady', workerId: 'b' });
-    expect(m.dispatch({ type: 'gradientAccepted', workerId: 'b', step: 0, sampleCount: 8, loss: 1, accuracy: 0 })).toEqual([]);
-    expect(m.dispatch({ type: 'gradientAccepted', workerId: 'a', step: 5, sampleCount: 8, loss: 1, accuracy: 0 })).toEqual([]);
+    expect(m.dispatch({ type: 'resultAccepted', workerId: 'b', step: 0, sampleCount: 8, loss: 1, accuracy: 0 })).toEqual([]);
+    expect(m.dispatch({ type: 'resultAccepted', workerId: 'a', step: 5, sampleCount: 8, loss: 1, accuracy: 0 })).toEqual([]);
     expect(m.currentPhase).toBe('collecting');
   });
 
@@ -131,7 +131,7 @@ describe('DdpRunMachine', () => {
     m.dispatch({ type: 'start' });
     const fx = m.dispatch({ type: 'workerReady', workerId: 'a' });
     const first = assigns(fx)[0]?.assignments[0]?.indices;
-    const retry = m.dispatch({ type: 'gradientRejected', workerId: 'a', step: 0, code: 'NON_FINITE', reason: 'NaN at 3' });
+    const retry = m.dispatch({ type: 'resultRejected', workerId: 'a', step: 0, code: 'NON_FINITE', reason: 'NaN at 3' });
     expect(retry.some((e) => e.type === 'record' && e.kind === 'slice_reassigned')).toBe(true);
     expect(assigns(retry)[0]?.assignments[0]?.indices).toEqual(first);
     expect(m.step).toBe(0);
@@ -145,7 +145,7 @@ describe('DdpRunMachine', () => {
     for (let i = 0; i < 4; i++) {
       const a = assigns(fx)[0];
       expect(a?.step).toBe(i);
-      m.dispatch({ type: 'gradientAccepted', workerId: 'a', step: i, sampleCount: 8, loss: 1, accuracy: 0 });
+      m.dispatch({ type: 'resultAccepted', workerId: 'a', step: i, sampleCount: 8, loss: 1, accuracy: 0 });
       fx = m.dispatch({ type: 'updateApplied', step: i });
       all.push(...fx);
     }
@@ -153,7 +153,7 @@ describe('DdpRunMachine', () => {
     const ckpts = all.filter((e): e is Extract<RunEffect, { type: 'checkpoint' }> => e.type === 'checkpoint');
     // The snapshot is taken before the next round draws its batch: step 3 and an epoch cursor of 3 batches.
     expect(ckpts[0]?.snapshot.step).toBe(3);
-    expect(ckpts[0]?.snapshot.sampler.cursor).toBe(24);
+    expect(parseDdpSnapshot(ckpts[0]!.snapshot).sampler.cursor).toBe(24);
     expect(ckpts.map((e) => [e.step, e.reason])).toEqual([
       [3, 'periodic'],
       [4, 'final'],
@@ -188,7 +188,7 @@ describe('DdpRunMachine min_workers', () => {
     const fx = m.dispatch({ type: 'workerReady', workerId: 'b' });
     expect(assigns(fx)).toHaveLength(1);
     m.dispatch({ type: 'workerLeft', workerId: 'b', reason: 'gone' });
-    const applied = m.dispatch({ type: 'gradientAccepted', workerId: 'a', step: 0, sampleCount: 8, loss: 1, accuracy: 0 });
+    const applied = m.dispatch({ type: 'resultAccepted', workerId: 'a', step: 0, sampleCount: 8, loss: 1, accuracy: 0 });
     expect(applied.map((e) => e.type)).toEqual(['applyUpdate']);
     const next = m.dispatch({ type: 'updateApplied', step: 0 });
     expect(assigns(next)[0]?.assignments.map((s) => s.workerId)).toEqual(['a']);
@@ -204,7 +204,7 @@ describe('DdpRunMachine pause', () => {
     const paused = m.dispatch({ type: 'pause' });
     expect(paused).toEqual([{ type: 'record', kind: 'paused', detail: { step: 0 } }]);
     expect(m.currentPhase).toBe('paused');
-    expect(m.dispatch({ type: 'gradientAccepted', workerId: 'a', step: 0, sampleCount: 8, loss: 1, accuracy: 0 })).toEqual([]);
+    expect(m.dispatch({ type: 'resultAccepted', workerId: 'a', step: 0, sampleCount: 8, loss: 1, accuracy: 0 })).toEqual([]);
     expect(m.dispatch({ type: 'workerReady', workerId: 'b' }).filter((e) => e.type === 'assign')).toEqual([]);
     const resumed = m.dispatch({ type: 'unpause' });
     const a = assigns(resumed)[0];
@@ -216,7 +216,7 @@ describe('DdpRunMachine pause', () => {
     const m = new DdpRunMachine(base);
     m.dispatch({ type: 'start' });
     m.dispatch({ type: 'workerReady', workerId: 'a' });
-    m.dispatch({ type: 'gradientAccepted', workerId: 'a', step: 0, sampleCount: 8, loss: 1, accuracy: 0 });
+    m.dispatch({ type: 'resultAccepted', workerId: 'a', step: 0, sampleCount: 8, loss: 1, accuracy: 0 });
     expect(m.currentPhase).toBe('applying');
     expect(m.dispatch({ type: 'pause' })).toEqual([]);
     const after = m.dispatch({ type: 'updateApplied', step: 0 });

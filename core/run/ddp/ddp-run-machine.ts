@@ -1,59 +1,11 @@
-import { EpochSampler, splitBatch, type SamplerState } from '../data/epoch-sampler.ts';
 
-/**
- * The synchronous data-parallel run as a state machine: events in, effects out, no I/O and no
- * timers. The coordinator's shell performs the effects (sending messages, reducing gradients,
- * writing the database) and feeds what happened back in as events.
- *
- * One update ("round") goes: collecting (slices assigned, waiting for gradients) -> applying
- * (the shell reduces and applies the optimizer) -> the next round. A worker that leaves, misses
- * the deadline or sends a rejected update has its slice given back to the sampler, so every sample
- * is still trained exactly once per epoch.
- */
-export type RunPhase = 'waiting' | 'collecting' | 'applying' | 'paused' | 'finished';
+import { z } from 'zod';
+import { CrowdtrainError } from '../../protocol/errors.ts';
+import { describeZodError } from '../../protocol/messages.ts';
+import { EpochSampler, SamplerStateSchema, splitBatch, type SamplerState } from '../../data/epoch-sampler.ts';
+import type { MachineSnapshot, RunEffect, RunEvent, RunMachine, RunPhase, StopReason } from '../run-machine.ts';
 
-/** Events the shell feeds into the machine. */
-export type RunEvent =
-  | { type: 'start' }
-  | { type: 'workerReady'; workerId: string }
-  | { type: 'workerLeft'; workerId: string; reason: string }
-  | { type: 'gradientAccepted'; workerId: string; step: number; sampleCount: number; loss: number; accuracy: number }
-  | { type: 'gradientRejected'; workerId: string; step: number; code: string; reason: string }
-  | { type: 'deadline'; step: number }
-  | { type: 'updateApplied'; step: number }
-  | { type: 'stop'; reason: 'stopped' | 'time_limit' | 'signal' | 'failed'; detail?: string }
-  /** Hold training without ending the run: the current round is abandoned (its samples go back). */
-  | { type: 'pause' }
-  /** Continue a paused run. */
-  | { type: 'unpause' };
-
-/** One slice of a round handed to a worker. */
-export interface Assignment {
-  workerId: string;
-  indices: number[];
-}
-
-/** Effects the shell must perform. */
-export type RunEffect =
-  | { type: 'assign'; step: number; epoch: number; paramsVersion: number; assignments: Assignment[] }
-  | { type: 'armDeadline'; step: number }
-  | {
-      type: 'applyUpdate';
-      step: number;
-      epoch: number;
-      contributions: { workerId: string; sampleCount: number; loss: number; accuracy: number }[];
-    }
-  | { type: 'evaluate'; step: number }
-  | {
-      type: 'checkpoint';
-      step: number;
-      reason: 'periodic' | 'final' | 'time_limit' | 'signal' | 'stopped';
-      /** The machine's state at this point (taken before the next round draws its batch). */
-      snapshot: RunMachineSnapshot;
-    }
-  | { type: 'evict'; workerId: string; reason: string }
-  | { type: 'record'; kind: string; workerId?: string; detail: Record<string, unknown> }
-  | { type: 'finished'; status: 'finished' | 'stopped' | 'failed'; step: number; reason: string };
+export type { RunEffect, RunEvent, RunPhase } from '../run-machine.ts';
 
 /** Settings of the machine, from the run config. */
 export interface RunMachineOptions {
@@ -66,10 +18,21 @@ export interface RunMachineOptions {
   checkpointEvery: number;
 }
 
-/** The serialisable part of the machine that goes into checkpoints. */
-export interface RunMachineSnapshot {
+/** The DDP machine's checkpoint state: updates applied and where the sampler stands. */
+export interface DdpMachineSnapshot extends MachineSnapshot {
   step: number;
   sampler: SamplerState;
+}
+
+const DdpSnapshotSchema = z.object({ step: z.int().min(0), sampler: SamplerStateSchema });
+
+/** Checks a checkpoint's machine snapshot; CrowdtrainError('CHECKPOINT_INVALID') naming what is wrong. */
+export function parseDdpSnapshot(snapshot: MachineSnapshot): DdpMachineSnapshot {
+  const parsed = DdpSnapshotSchema.safeParse(snapshot);
+  if (!parsed.success) {
+    throw new CrowdtrainError('CHECKPOINT_INVALID', `ddp machine snapshot: ${describeZodError(parsed.error)}`);
+  }
+  return parsed.data;
 }
 
 interface Round {
@@ -79,8 +42,15 @@ interface Round {
   done: Map<string, { sampleCount: number; loss: number; accuracy: number }>;
 }
 
-/** The DDP run state machine. */
-export class DdpRunMachine {
+/**
+ * The synchronous data-parallel run as a state machine (see `run-machine.ts` for the contract).
+ *
+ * One update ("round") goes: collecting (slices assigned, waiting for gradients) -> applying
+ * (the shell runs the update rule) -> the next round. A worker that leaves, misses the deadline
+ * or sends a rejected update has its slice given back to the sampler, so every sample is still
+ * trained exactly once per epoch.
+ */
+export class DdpRunMachine implements RunMachine {
   private phase: RunPhase = 'waiting';
   private started = false;
   private begun = false;
@@ -89,11 +59,11 @@ export class DdpRunMachine {
   private readonly members: string[] = [];
   private round: Round | null = null;
   private pauseRequested = false;
-  private stopRequest: { reason: 'stopped' | 'time_limit' | 'signal' | 'failed'; detail?: string } | null = null;
+  private stopRequest: { reason: StopReason; detail?: string } | null = null;
 
   constructor(
     private readonly opts: RunMachineOptions,
-    snapshot?: RunMachineSnapshot,
+    snapshot?: DdpMachineSnapshot,
   ) {
     this.stepCount = snapshot?.step ?? 0;
     this.sampler = new EpochSampler({ seed: opts.seed, datasetSize: opts.datasetSize }, snapshot?.sampler);
@@ -125,7 +95,7 @@ export class DdpRunMachine {
   }
 
   /** The serialisable state (step + sampler); checkpoint effects carry the one taken at the right moment. */
-  snapshot(): RunMachineSnapshot {
+  snapshot(): DdpMachineSnapshot {
     return { step: this.stepCount, sampler: this.sampler.state() };
   }
 
@@ -152,7 +122,7 @@ export class DdpRunMachine {
         this.maybeCloseRound(fx);
         break;
       }
-      case 'gradientAccepted': {
+      case 'resultAccepted': {
         const r = this.round;
         if (!r || this.phase !== 'collecting' || r.step !== event.step || !r.slices.has(event.workerId)) break;
         if (r.done.has(event.workerId)) break;
@@ -160,7 +130,7 @@ export class DdpRunMachine {
         this.maybeCloseRound(fx);
         break;
       }
-      case 'gradientRejected': {
+      case 'resultRejected': {
         const r = this.round;
         if (!r || this.phase !== 'collecting' || r.step !== event.step) break;
         this.failSlice(event.workerId, fx, 'slice_reassigned', `update rejected: ${event.code}: ${event.reason}`);

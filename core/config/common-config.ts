@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { GRADIENT_COMPRESSIONS } from '../codec/gradient-compression.ts';
+import { ModelSpecSchema } from '../models/model-spec.ts';
+import { DatasetSpecSchema } from '../data/dataset-spec.ts';
+import { OptimizerSpecSchema } from '../optim/optimizer-spec.ts';
+import { LrScheduleSchema } from '../optim/lr-schedule.ts';
+import { DurationSchema } from './duration.ts';
+
+/**
+ * The keys every run config has, whatever its training mode: what to train (model, data), how
+ * (optimizer, schedule, batch, updates) and the run's budgets. The full schema (`run-config.ts`)
+ * adds `mode` and one options section per mode, both derived from the mode registry.
+ */
+export const CommonConfigShape = {
+  name: z.string().min(1).max(128).default('run'),
+  experiment: z.string().min(1).max(128).default('default'),
+  description: z.string().max(4000).optional(),
+  seed: z.number().int().nonnegative().max(2 ** 31 - 1).default(42),
+  model: ModelSpecSchema,
+  dataset: DatasetSpecSchema,
+  optimizer: OptimizerSpecSchema,
+  lr_schedule: LrScheduleSchema.default({ type: 'constant' }),
+  /** Samples per worker per update; the global batch is batch_size x active workers. */
+  batch_size: z.number().int().positive().max(65_536),
+  total_updates: z.number().int().positive().max(100_000_000),
+  max_grad_norm: z.number().positive().nullable().default(null),
+  /** Updates with a larger L2 norm than this are rejected as malicious or broken. */
+  max_update_norm: z.number().positive().default(1e6),
+  /** How workers send their results: float32 (`none`), or 16-bit `fp16` / `bf16` (half the bytes, lossy). */
+  gradient_compression: z.enum(GRADIENT_COMPRESSIONS).default('none'),
+  eval_every: z.number().int().positive().default(100),
+  checkpoint_every: z.number().int().positive().default(200),
+  /** Wall-clock budget; the run checkpoints and stops gracefully before it runs out. */
+  time_limit: DurationSchema.nullable().default(null),
+  /** How long a step waits for a worker before reassigning its slice. */
+  step_timeout: DurationSchema.default(60_000),
+  /** The run (or a resumed run) does not start its first update before this many workers are ready; afterwards it goes on with any number. */
+  min_workers: z.number().int().positive().max(10_000).default(1),
+};
+
+/** Schema of the mode-independent keys (no `mode`, no mode sections). */
+export const CommonConfigSchema = z.object(CommonConfigShape);
+
+/** A validated run config as every mode sees it: the common keys (defaults filled) and the mode's name. */
+export type RunConfig = z.output<typeof CommonConfigSchema> & {
+  /** The training mode: a key of the mode registry (`core/run/modes.ts`). */
+  mode: string;
+};

@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { defineMode } from '../training-mode.ts';
+import { DdpRunMachine, parseDdpSnapshot } from './ddp-run-machine.ts';
+import { createDdpUpdateRule } from './ddp-update-rule.ts';
+
+/**
+ * `ddp`: synchronous data parallel, as PyTorch DDP. Each update's global batch
+ * (`batch_size` x workers) is split into disjoint slices; every worker returns the gradient of
+ * the mean loss on its slice; the coordinator reduces them weighted by sample count, clips,
+ * schedules the LR and applies the optimizer to the one master copy of the parameters.
+ */
+export const ddpMode = defineMode({
+  name: 'ddp',
+  summary: 'synchronous data parallel: slices of each global batch, gradients reduced by sample count, one optimizer step per update',
+  optionsSchema: z.object({}).strict(),
+  createMachine: ({ config, datasetSize }, snapshot) =>
+    new DdpRunMachine(
+      {
+        seed: config.seed,
+        datasetSize,
+        batchSizePerWorker: config.batch_size,
+        totalUpdates: config.total_updates,
+        minWorkers: config.min_workers,
+        evalEvery: config.eval_every,
+        checkpointEvery: config.checkpoint_every,
+      },
+      snapshot === undefined ? undefined : parseDdpSnapshot(snapshot),
+    ),
+  createUpdateRule: ({ config, paramCount }) => createDdpUpdateRule(config, paramCount),
+  workerTask: () => ({ kind: 'gradient', options: {} }),
+});

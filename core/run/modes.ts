@@ -1,0 +1,33 @@
+import { CrowdtrainError } from '../protocol/errors.ts';
+import type { RunConfig } from '../config/common-config.ts';
+import type { ModeRegistry, ModeSetup, TrainingMode } from './training-mode.ts';
+import { ddpMode } from './ddp/ddp-mode.ts';
+
+/**
+ * The training modes this build ships: the one list the config's `mode` enum, the tracking store
+ * and the dashboard derive from. A new mode is one file plus one line here.
+ */
+export const TRAINING_MODES = {
+  ddp: ddpMode,
+} satisfies ModeRegistry;
+
+/** A built-in mode's name. */
+export type ModeName = keyof typeof TRAINING_MODES;
+
+/** The built-in mode names, in registry order. */
+export const MODE_NAMES = Object.keys(TRAINING_MODES) as [ModeName, ...ModeName[]];
+
+/** The mode a config names; CrowdtrainError('INVALID_CONFIG') listing the registered ones when it is unknown. */
+export function modeOf(config: Pick<RunConfig, 'mode'>, registry: ModeRegistry = TRAINING_MODES): TrainingMode {
+  const mode = Object.hasOwn(registry, config.mode) ? registry[config.mode] : undefined;
+  if (!mode) {
+    throw new CrowdtrainError('INVALID_CONFIG', `mode "${config.mode}" is not one of ${Object.keys(registry).join(', ')}`);
+  }
+  return mode;
+}
+
+/** Everything a mode is built from: its parsed options section plus the run's sizes. */
+export function modeSetup(mode: TrainingMode, config: RunConfig, sizes: { datasetSize: number; paramCount: number }): ModeSetup {
+  const section = (config as Record<string, unknown>)[mode.name];
+  return { config, options: mode.optionsSchema.parse(section ?? {}), ...sizes };
+}
