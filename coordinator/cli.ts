@@ -12,6 +12,7 @@ import { readCoordinatorEnv, defaultDataDir } from './env.ts';
 import { loadOrCreateWorkerToken } from './worker-token.ts';
 import { loadOrCreateAdminToken } from './http/admin-auth.ts';
 import { spawnLocalWorker, stopLocalWorkers } from './local-workers.ts';
+import { MODE_NAMES } from '../core/run/modes.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_CONFIG = path.join(root, 'configs', 'mnist-cnn.yaml');
@@ -198,7 +199,7 @@ program
   .addOption(new Option('--host <host>', 'interface to listen on (env HOST; default 127.0.0.1; 0.0.0.0 for other machines)'))
   .option('--data-dir <dir>', 'checkpoints, worker token and default SQLite file (env CROWDTRAIN_DATA_DIR; default ./data)')
   .option('--database-url <url>', 'file:/path.db (SQLite) or postgresql://... (env DATABASE_URL; default <data-dir>/crowdtrain.db)')
-  .option('-c, --config <file>', 'run config, YAML or JSON (default configs/mnist-cnn.yaml)')
+  .option('-c, --config <file>', `run config, YAML or JSON (default configs/mnist-cnn.yaml); mode: ${MODE_NAMES.join(' | ')}`)
   .addOption(new Option('-w, --local-workers <n>', 'headless workers to spawn on this machine').default(2).argParser(intArg('--local-workers', 0, 64)))
   .addOption(
     new Option('--worker-backend <name>', 'backend of the local workers: auto|tensorflow|webgpu|wasm|cpu')

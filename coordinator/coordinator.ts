@@ -254,13 +254,21 @@ export class Coordinator {
     if (!run) throw new CrowdtrainError('RUN_NOT_FOUND', `no run with id ${runId}`);
     const config = validateRunConfig(JSON.parse(run.config) as unknown, this.modes);
     const ckpt = await loadRunCheckpoint(this.store, runId, which);
-    // Metrics logged after the checkpoint belong to the lost timeline: rewind them.
-    await this.store.rewindMetrics(runId, ckpt.step);
-    await this.store.recordEvent({ runId, kind: 'resumed', detail: { fromStep: ckpt.step, which } });
-    return this.openSession(runId, config, ckpt);
+    // The session is built (and the checkpoint checked against the config) first: a refused
+    // resume leaves the run's records exactly as they were.
+    return this.openSession(runId, config, ckpt, async () => {
+      // Metrics logged after the checkpoint belong to the lost timeline: rewind them.
+      await this.store.rewindMetrics(runId, ckpt.step);
+      await this.store.recordEvent({ runId, kind: 'resumed', detail: { fromStep: ckpt.step, which } });
+    });
   }
 
-  private async openSession(runId: string, config: RunConfig, resumeFrom?: Awaited<ReturnType<typeof loadRunCheckpoint>>): Promise<RunSession> {
+  private async openSession(
+    runId: string,
+    config: RunConfig,
+    resumeFrom?: Awaited<ReturnType<typeof loadRunCheckpoint>>,
+    beforeStart?: () => Promise<void>,
+  ): Promise<RunSession> {
     const session = await RunSession.open({
       runId,
       config,
@@ -282,8 +290,15 @@ export class Coordinator {
         info.gradientOutlier = a.flagged;
       },
     });
-    await this.store.setRunStatus(runId, 'running');
+    try {
+      await beforeStart?.();
+      await this.store.setRunStatus(runId, 'running');
+    } catch (err) {
+      session.discard();
+      throw err;
+    }
     this.session = session;
+    session.start();
     for (const [id, socket] of this.sockets) void session.addWorker(this.handleFor(id, socket));
     void session.done.then((o: RunOutcome) => {
       debug('run %s ended: %o', runId, o);

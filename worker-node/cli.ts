@@ -43,7 +43,7 @@ function parseBackend(value: string): BackendRequest {
 
 const program = new Command()
   .name('crowdtrain-worker')
-  .description('Headless crowdtrain worker: joins a coordinator and computes gradients for its active run.')
+  .description('Headless crowdtrain worker: joins a coordinator and runs the task of its active run (the gradient of each slice, for ddp).')
   .addOption(new Option('--url <url>', 'coordinator URL').env('CROWDTRAIN_URL').default('http://127.0.0.1:3000').argParser(parseUrl))
   .addOption(new Option('--token <token>', 'worker join token printed by the coordinator').env('CROWDTRAIN_TOKEN'))
   .addOption(

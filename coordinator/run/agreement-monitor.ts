@@ -1,6 +1,7 @@
 import { GradientAgreementTracker, type WorkerAgreement } from '../../core/aggregate/gradient-agreement.ts';
 import type { WorkerResult } from '../../core/run/training-mode.ts';
 import type { RunRecorder } from './run-recorder.ts';
+import { notify } from './notify.ts';
 
 /**
  * Watches each round's results for a worker whose vectors disagree with the rest of the fleet
@@ -19,7 +20,7 @@ export class AgreementMonitor {
   async observe(results: readonly WorkerResult[], step: number): Promise<void> {
     const seen = this.tracker.observe(results.map((r) => ({ workerId: r.workerId, values: r.values, weight: r.sampleCount })));
     for (const a of seen) {
-      this.onAgreement?.(a);
+      notify(this.onAgreement, a);
       if (!a.changed) continue;
       await this.recorder.event(
         a.flagged ? 'gradient_outlier' : 'gradient_agreement_restored',

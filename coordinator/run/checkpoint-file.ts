@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { describeZodError } from '../../core/protocol/messages.ts';
 import type { OptimizerState } from '../../core/optim/optimizer-state.ts';
 import type { MachineSnapshot } from '../../core/run/run-machine.ts';
+import { DEFAULT_MODE } from '../../core/run/modes.ts';
 
 const MAGIC = 'CTCKPT1\n';
 
@@ -25,7 +26,7 @@ export interface CheckpointContent {
 const Count = z.int().min(0);
 const HeaderSchema = z.object({
   runId: z.string().min(1),
-  mode: z.string().min(1).default('ddp'),
+  mode: z.string().min(1).default(DEFAULT_MODE),
   step: Count,
   paramCount: Count,
   optimizer: z.object({ name: z.string(), step: Count, slots: z.array(z.object({ name: z.string().min(1), length: Count })) }),

@@ -48,6 +48,7 @@ export class RunCheckpointer {
 
   /** Notes an evaluation result; returns true when it is a new best. */
   observeMetric(value: number): boolean {
+    if (!Number.isFinite(value)) return false;
     if (this.best !== null && value <= this.best) return false;
     this.best = value;
     this.pendingBest = true;

@@ -71,13 +71,24 @@ export class RunRecorder {
 
   /** Tells the listeners the progress changed. */
   emitProgress(): void {
-    this.listeners.onProgress?.(this.snapshot());
+    try {
+      this.listeners.onProgress?.(this.snapshot());
+    } catch (err) {
+      debug('progress listener threw: %O', err);
+    }
   }
 
-  /** Logs metric points: buffered for the database, passed on live at once. */
+  /** Logs metric points: buffered for the database, passed on live at once (listener errors are only logged). */
   metrics(points: MetricPoint[]): void {
     this.metricBuffer.add(points);
-    this.listeners.onMetrics?.(this.runId, points);
+    // A non-finite value (a diverged eval loss) is not JSON: live views get the finite points only.
+    const finite = points.filter((p) => Number.isFinite(p.value));
+    if (finite.length === 0) return;
+    try {
+      this.listeners.onMetrics?.(this.runId, finite);
+    } catch (err) {
+      debug('metrics listener threw: %O', err);
+    }
   }
 
   /**

@@ -4,7 +4,7 @@ import { describeZodError, GradCommitSchema, StepDeclineSchema, type AckResult }
 import type { WorkerAgreement } from '../../core/aggregate/gradient-agreement.ts';
 import type { RunConfig } from '../../core/config/common-config.ts';
 import { modeOf, modeSetup, TRAINING_MODES } from '../../core/run/modes.ts';
-import type { ModeRegistry, TaskSpec, UpdateRule, WorkerResult } from '../../core/run/training-mode.ts';
+import type { ModeRegistry, TaskSpec, TrainingMode, UpdateRule, WorkerResult } from '../../core/run/training-mode.ts';
 import type { Assignment, RunEffect, RunEvent, RunMachine, StopReason } from '../../core/run/run-machine.ts';
 import type { TrackingStore } from '../../prisma/queries/tracking-store.ts';
 import type { MetricPoint } from './metric-buffer.ts';
@@ -16,6 +16,7 @@ import { RunCheckpointer, type WrittenCheckpoint } from './run-checkpointer.ts';
 import { RunMembers } from './run-members.ts';
 import { RunModel } from './run-model.ts';
 import { AgreementMonitor } from './agreement-monitor.ts';
+import { notify } from './notify.ts';
 
 const debug = createDebug('crowdtrain:run');
 
@@ -101,17 +102,47 @@ export class RunSession {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
 
-  /** Builds the model, data, machine and update rule (restoring a checkpoint when given) and starts the run. */
+  /**
+   * Builds the model, data, machine and update rule, restoring a checkpoint when given; throws
+   * (CHECKPOINT_INVALID, INVALID_CONFIG, ...) with nothing started and nothing written when any of
+   * it does not fit. {@link start} then starts training; {@link discard} drops an unstarted session.
+   */
   static async open(opts: RunSessionOptions): Promise<RunSession> {
     const s = new RunSession(opts);
-    await s.init(opts.resumeFrom);
+    const mode = modeOf(opts.config, opts.modes ?? TRAINING_MODES);
+    s.model = await RunModel.open(opts.config);
+    try {
+      s.init(mode, opts.resumeFrom);
+    } catch (err) {
+      s.model.dispose();
+      throw err;
+    }
     return s;
   }
 
-  private async init(resume?: CheckpointContent): Promise<void> {
+  /** Starts training: the time limit is armed and the machine starts (it waits for min_workers). */
+  start(): void {
     const c = this.config;
-    const mode = modeOf(c, this.opts.modes ?? TRAINING_MODES);
-    this.model = await RunModel.open(c);
+    if (c.time_limit !== null) {
+      const margin = Math.min(60_000, Math.max(1000, c.time_limit * 0.05));
+      this.timeLimitTimer = setTimeout(
+        () => this.dispatch({ type: 'stop', reason: 'time_limit', detail: `time_limit of ${c.time_limit} ms nearly reached` }),
+        Math.max(0, c.time_limit - margin),
+      );
+      this.timeLimitTimer.unref();
+    }
+    this.dispatch({ type: 'start' });
+  }
+
+  /** Releases a session that was opened but never started. */
+  discard(): void {
+    if (this.ended) return;
+    this.ended = { status: 'stopped', step: this.machine.step, reason: 'discarded before it started', evalAccuracy: null, evalLoss: null };
+    this.model.dispose();
+  }
+
+  private init(mode: TrainingMode, resume?: CheckpointContent): void {
+    const c = this.config;
     const paramCount = this.model.paramCount;
     const setup = modeSetup(mode, c, { datasetSize: this.model.datasetSize, paramCount });
     this.rule = mode.createUpdateRule(setup);
@@ -135,15 +166,6 @@ export class RunSession {
     this.checkpointer = new RunCheckpointer(this.opts.store, this.runId, mode.name, this.opts.dataDir, resume?.bestMetric ?? null);
     this.agreement = new AgreementMonitor(this.recorder, this.opts.onWorkerAgreement);
     Object.assign(this.recorder.progress, { step: this.machine.step, epoch: this.machine.epoch, bestAccuracy: this.checkpointer.bestMetric });
-    if (c.time_limit !== null) {
-      const margin = Math.min(60_000, Math.max(1000, c.time_limit * 0.05));
-      this.timeLimitTimer = setTimeout(
-        () => this.dispatch({ type: 'stop', reason: 'time_limit', detail: `time_limit of ${c.time_limit} ms nearly reached` }),
-        Math.max(0, c.time_limit - margin),
-      );
-      this.timeLimitTimer.unref();
-    }
-    this.dispatch({ type: 'start' });
   }
 
   /** Number of float32 parameters of the run's model. */
@@ -187,12 +209,14 @@ export class RunSession {
       });
       if (!this.members.holds(handle) || this.ended) return;
       await this.recorder.contribution(handle.id, {});
+      // It may have left while the row was written: then its leave is already handled.
+      if (!this.members.holds(handle) || this.ended) return;
       this.dispatch({ type: 'workerReady', workerId: handle.id });
     } catch (err) {
       if (this.members.holds(handle)) this.members.remove(handle.id);
       const e = toWireError(err);
       debug('worker %s could not join run %s: %s', handle.id, this.runId, e.message);
-      await this.recorder.event('join_failed', e, handle.id);
+      await this.recorder.event('join_failed', e, handle.id).catch((dbErr: unknown) => debug('could not record join_failed: %O', dbErr));
     }
   }
 
@@ -221,8 +245,8 @@ export class RunSession {
   /** Continues a paused run. */
   async unpause(): Promise<void> {
     if (this.ended || !this.isPaused) return;
-    await this.recorder.setStatus('running');
     this.dispatch({ type: 'unpause' });
+    await this.recorder.setStatus('running');
     this.recorder.emitProgress();
   }
 
@@ -268,10 +292,15 @@ export class RunSession {
     } catch (err) {
       const e = asCrowdtrainError(err, 'INTERNAL');
       debug('rejected update from %s: %s %s', workerId, e.code, e.message);
-      await this.recorder.event('update_rejected', { step, code: e.code, reason: e.message }, workerId);
-      await this.recorder.contribution(workerId, { rejected: 1, rejectReason: `${e.code}: ${e.message}` });
-      // A commit too malformed to name its step costs the worker its current slice.
+      // A commit too malformed to name its step costs the worker its current slice (reassigned now,
+      // whether or not the records below can be written).
       if (member) this.dispatch({ type: 'resultRejected', workerId, step: step >= 0 ? step : this.machine.step, code: e.code, reason: e.message });
+      try {
+        await this.recorder.event('update_rejected', { step, code: e.code, reason: e.message }, workerId);
+        await this.recorder.contribution(workerId, { rejected: 1, rejectReason: `${e.code}: ${e.message}` });
+      } catch (dbErr) {
+        debug('could not record the rejection: %O', dbErr);
+      }
       return { ok: false, error: toWireError(e) };
     }
   }
@@ -317,7 +346,7 @@ export class RunSession {
         // leaves a checkpoint whose metric history has holes.
         await this.recorder.flushMetrics();
         const written = await this.checkpointer.write({ step: fx.step, reason: fx.reason, snapshot: fx.snapshot, params: this.params, ruleState: this.rule.state() });
-        this.opts.onCheckpoint?.(written);
+        notify(this.opts.onCheckpoint, written);
         return;
       }
       case 'evict':
@@ -338,6 +367,7 @@ export class RunSession {
   }
 
   private sendRound(fx: Extract<RunEffect, { type: 'assign' }>): void {
+    const startedAt = performance.now();
     this.inbox.beginRound(fx.assignments.length);
     const sent = this.members.sendRound(this.runId, fx, this.params);
     let bytesOut = 0;
@@ -345,7 +375,7 @@ export class RunSession {
       bytesOut += bytes;
       this.recorder.count(workerId, { bytesOut: bytes });
     }
-    this.round = { startedAt: performance.now(), bytesOut, assignments: fx.assignments };
+    this.round = { startedAt, bytesOut, assignments: fx.assignments };
   }
 
   private async applyUpdate(fx: Extract<RunEffect, { type: 'applyUpdate' }>): Promise<void> {
@@ -361,7 +391,7 @@ export class RunSession {
     const trainLoss = this.recorder.recordUpdate({ ...fx, lr: outcome.lr, ruleMetrics: outcome.metrics, stepMs, bytesIn: this.inbox.bytesThisRound, bytesOut: this.round.bytesOut });
     if (this.opts.onUpdateApplied) {
       const ids = new Set(fx.contributions.map((c) => c.workerId));
-      this.opts.onUpdateApplied({ runId: this.runId, step: fx.step, epoch: fx.epoch, trainLoss, slices: this.round.assignments.filter((a) => ids.has(a.workerId)) });
+      notify(this.opts.onUpdateApplied, { runId: this.runId, step: fx.step, epoch: fx.epoch, trainLoss, slices: this.round.assignments.filter((a) => ids.has(a.workerId)) });
     }
     // Feed the result back; effects of the next round run in this same chain.
     const effects = this.machine.dispatch({ type: 'updateApplied', step: fx.step });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { CrowdtrainError } from '../protocol/errors.ts';
 import { describeZodError } from '../protocol/messages.ts';
-import { TRAINING_MODES } from '../run/modes.ts';
+import { DEFAULT_MODE, EXTERNAL_RUN_MODE, TRAINING_MODES } from '../run/modes.ts';
 import type { ModeRegistry } from '../run/training-mode.ts';
 import { CommonConfigShape, type RunConfig } from './common-config.ts';
 
@@ -16,9 +16,16 @@ export type { RunConfig } from './common-config.ts';
 export function runConfigSchema(registry: ModeRegistry = TRAINING_MODES) {
   const names = Object.keys(registry);
   if (names.length === 0) throw new CrowdtrainError('INTERNAL', 'the mode registry is empty');
-  const sections = Object.fromEntries(Object.values(registry).map((m) => [m.name, m.optionsSchema.optional()]));
+  for (const [key, mode] of Object.entries(registry)) {
+    if (key !== mode.name) throw new CrowdtrainError('INTERNAL', `mode registry key "${key}" holds mode "${mode.name}"; they must be equal`);
+    if (key in CommonConfigShape || key === 'mode' || key === EXTERNAL_RUN_MODE) {
+      throw new CrowdtrainError('INTERNAL', `a mode cannot be named "${key}": that name is taken by a config key or reserved`);
+    }
+  }
+  // An empty section (`ddp:` in YAML) means the defaults.
+  const sections = Object.fromEntries(Object.values(registry).map((m) => [m.name, z.preprocess((v) => v ?? undefined, m.optionsSchema.optional())]));
   return z
-    .object({ ...CommonConfigShape, mode: z.enum(names as [string, ...string[]]).default(names.includes('ddp') ? 'ddp' : names[0]!), ...sections })
+    .object({ ...CommonConfigShape, mode: z.enum(names as [string, ...string[]]).default(names.includes(DEFAULT_MODE) ? DEFAULT_MODE : names[0]!), ...sections })
     .strict()
     .superRefine((cfg, ctx) => {
       for (const name of names) {

@@ -11,6 +11,12 @@ export const TRAINING_MODES = {
   ddp: ddpMode,
 } satisfies ModeRegistry;
 
+/** The mode a config without `mode:` trains with, and the mode of checkpoints written before modes existed. */
+export const DEFAULT_MODE = 'ddp' satisfies ModeName;
+
+/** `Run.mode` of a run that an external script tracks (no mode of this registry trains it). */
+export const EXTERNAL_RUN_MODE = 'external';
+
 /** A built-in mode's name. */
 export type ModeName = keyof typeof TRAINING_MODES;
 

@@ -104,10 +104,12 @@ export class WorkerSession {
         return;
       }
       const { runId, status, reason } = parsed.data;
-      this.queue = this.queue.then(() => {
-        if (this.run && this.run.runId === runId) this.disposeRun();
-        this.opts.onRunEnd?.(runId, status, reason);
-      });
+      this.queue = this.queue
+        .then(() => {
+          if (this.run && this.run.runId === runId) this.disposeRun();
+          this.opts.onRunEnd?.(runId, status, reason);
+        })
+        .catch((err: unknown) => this.opts.onError?.(err));
     });
   }
 

@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import createDebug from 'debug';
 import { z } from 'zod';
 import { CrowdtrainError } from '../../core/protocol/errors.ts';
-import { MODE_NAMES } from '../../core/run/modes.ts';
+import { EXTERNAL_RUN_MODE, MODE_NAMES } from '../../core/run/modes.ts';
 import { WorkerKindSchema } from '../../core/protocol/messages.ts';
 import type { Database, TrackingPrismaClient } from '../db.ts';
 import type { Checkpoint, Contribution, Experiment, Run, Worker } from '../generated/sqlite/client.ts';
@@ -186,10 +186,10 @@ export class TrackingStore {
   private readonly prisma: TrackingPrismaClient;
   private readonly modes: readonly string[];
 
-  /** `modes`: the mode names new runs may have (the built-in registry's by default). */
+  /** `modes`: the mode names new runs may have (the built-in registry's by default; `external` always). */
   constructor(db: Database, opts: { modes?: readonly string[] } = {}) {
     this.prisma = db.prisma;
-    this.modes = opts.modes ?? MODE_NAMES;
+    this.modes = [...(opts.modes ?? MODE_NAMES), EXTERNAL_RUN_MODE];
   }
 
   /** Returns the experiment with this name, creating it when missing (description only on creation). */

@@ -20,6 +20,7 @@ import { HttpError, parseJsonText, parseWith, queryObject, readBody, readJson } 
 import { jsonRoute, type Route } from '../route.ts';
 import { checkpointView, metricSummaryView, progressView, runSummaryView } from './api-views.ts';
 import { METRIC_KEY, isExternal, requireRun } from './run-lookup.ts';
+import { EXTERNAL_RUN_MODE } from '../../../core/run/modes.ts';
 
 /** Most metric points one `log` request may carry. */
 export const MAX_POINTS_PER_BATCH = 10_000;
@@ -184,7 +185,7 @@ export function runRoutes(c: CoordinatorApi): Route[] {
         const created = await c.store.createRun({
           experimentId: exp.id,
           name: body.name,
-          mode: 'ddp',
+          mode: EXTERNAL_RUN_MODE,
           config: { external: true, name: body.name, experiment: body.experiment },
           seed: 0,
           totalUpdates: 0,

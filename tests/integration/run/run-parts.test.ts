@@ -80,6 +80,9 @@ describe('RunCheckpointer', () => {
     expect(cp.observeMetric(0.8)).toBe(true);
     const first = await cp.write(at(4));
     expect(cp.observeMetric(0.7)).toBe(false);
+    // A diverged evaluation is never the best.
+    expect(cp.observeMetric(Number.NaN)).toBe(false);
+    expect(cp.bestMetric).toBe(0.8);
     await cp.write(at(8));
     expect(first.path).toMatch(/checkpoints\/.+\/step-00000004\.ckpt$/);
     const best = await loadRunCheckpoint(store, runId, 'best');

@@ -70,3 +70,17 @@ describe('the mode registry', () => {
     expect(() => ddp.createMachine(setup, { step: 2 })).toThrow(/ddp machine snapshot: sampler/);
   });
 });
+
+describe('registry guards', () => {
+  it('a registry key must be its mode name, and a mode may not take a config key or a reserved name', () => {
+    expect(() => runConfigSchema({ ...TRAINING_MODES, other: ddpMode })).toThrow(/registry key "other" holds mode "ddp"/);
+    const named = (name: string) => ({ [name]: { ...echoMode, name } });
+    for (const taken of ['seed', 'mode', 'model', 'external']) expect(() => runConfigSchema(named(taken))).toThrow(new RegExp(`cannot be named "${taken}"`));
+  });
+
+  it('an empty section (`ddp:` in YAML) means the defaults', () => {
+    expect(validateRunConfig({ ...minimal, ddp: null }).mode).toBe('ddp');
+    const cfg = validateRunConfig({ ...minimal, mode: 'echo', echo: null }, withEcho);
+    expect(modeSetup(echoMode, cfg, { datasetSize: 1, paramCount: 1 }).options).toEqual({ rounds: 3 });
+  });
+});
