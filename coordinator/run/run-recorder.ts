@@ -180,6 +180,16 @@ export class RunRecorder {
     return this.store.setRunProgress(this.runId, step).catch((e: unknown) => debug('step write failed: %O', e));
   }
 
+  /** Writes a run's end: everything buffered, its last step and status (the error when it failed), a `run_end` Event. */
+  async recordEnd(outcome: { status: RunStatus; step: number; reason: string }): Promise<void> {
+    this.progress.status = outcome.status;
+    await this.flushMetrics();
+    await this.flushContributions();
+    await this.store.setRunProgress(this.runId, outcome.step);
+    await this.setStatus(outcome.status, outcome.status === 'failed' ? { error: outcome.reason } : undefined);
+    await this.event('run_end', { ...outcome });
+  }
+
   /** Sets the run's status in the database and in the live progress. */
   async setStatus(status: RunStatus, extra?: { error?: string }): Promise<void> {
     this.progress.status = status;

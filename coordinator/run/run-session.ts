@@ -1,18 +1,16 @@
 import createDebug from 'debug';
 import { CrowdtrainError, toWireError, type ErrorCode } from '../../core/protocol/errors.ts';
 import { describeZodError, GradCommitSchema, StepDeclineSchema, type AckResult } from '../../core/protocol/messages.ts';
-import type { WorkerAgreement } from '../../core/aggregate/gradient-agreement.ts';
 import type { RunConfig } from '../../core/config/common-config.ts';
 import { modeOf, modeSetup, TRAINING_MODES } from '../../core/run/modes.ts';
-import type { ModeRegistry, TaskSpec, TrainingMode, UpdateRule, WorkerResult } from '../../core/run/training-mode.ts';
+import type { TaskSpec, TrainingMode, UpdateRule, WorkerResult } from '../../core/run/training-mode.ts';
 import type { Assignment, RunEffect, RunEvent, RunMachine, StopReason } from '../../core/run/run-machine.ts';
-import type { TrackingStore } from '../../prisma/queries/tracking-store.ts';
-import type { MetricPoint } from './metric-buffer.ts';
+import type { RunOutcome, RunSessionOptions } from './run-session-options.ts';
 import type { CheckpointContent } from './checkpoint-file.ts';
 import type { WorkerHandle } from './worker-handle.ts';
 import { UpdateInbox } from './update-inbox.ts';
 import { RunRecorder, type RunProgress } from './run-recorder.ts';
-import { RunCheckpointer, type WrittenCheckpoint } from './run-checkpointer.ts';
+import { RunCheckpointer } from './run-checkpointer.ts';
 import { RunMembers } from './run-members.ts';
 import { RunModel } from './run-model.ts';
 import { AgreementMonitor } from './agreement-monitor.ts';
@@ -23,46 +21,7 @@ const debug = createDebug('crowdtrain:run');
 export type { MetricPoint } from './metric-buffer.ts';
 export type { RunProgress } from './run-recorder.ts';
 export { loadRunCheckpoint } from './run-checkpointer.ts';
-
-/** How the session ended. */
-export interface RunOutcome {
-  status: 'finished' | 'stopped' | 'failed';
-  step: number;
-  reason: string;
-  evalAccuracy: number | null;
-  evalLoss: number | null;
-}
-
-/** Options to open a run session. */
-export interface RunSessionOptions {
-  runId: string;
-  config: RunConfig;
-  store: TrackingStore;
-  dataDir: string;
-  /** The modes this coordinator can run (the built-in registry by default). */
-  modes?: ModeRegistry;
-  /** Resume from this checkpoint content (exact continuation). */
-  resumeFrom?: CheckpointContent;
-  onProgress?: (p: RunProgress) => void;
-  /** Called after every applied update with the samples each contributing worker trained. */
-  onUpdateApplied?: (u: AppliedUpdate) => void;
-  /** Called after every update with each worker's agreement with the rest of the fleet (3+ workers). */
-  onWorkerAgreement?: (a: WorkerAgreement) => void;
-  /** Called with every batch of metric points as it is logged (live views; no database read needed). */
-  onMetrics?: (runId: string, points: MetricPoint[]) => void;
-  /** Called after each checkpoint is written and recorded. */
-  onCheckpoint?: (c: WrittenCheckpoint) => void;
-}
-
-/** What one applied update trained. */
-export interface AppliedUpdate {
-  runId: string;
-  /** The update's index (params version it was computed at). */
-  step: number;
-  epoch: number;
-  trainLoss: number;
-  slices: { workerId: string; indices: number[] }[];
-}
+export type { AppliedUpdate, RunOutcome, RunSessionOptions } from './run-session-options.ts';
 
 /**
  * The shell around one run: performs its mode's machine effects in order, through a single
@@ -422,12 +381,7 @@ export class RunSession {
     this.ended = full;
     if (this.deadline) clearTimeout(this.deadline);
     if (this.timeLimitTimer) clearTimeout(this.timeLimitTimer);
-    progress.status = outcome.status;
-    await this.recorder.flushMetrics();
-    await this.recorder.flushContributions();
-    await this.opts.store.setRunProgress(this.runId, this.machine.step);
-    await this.recorder.setStatus(outcome.status, outcome.status === 'failed' ? { error: outcome.reason } : undefined);
-    await this.recorder.event('run_end', { ...full });
+    await this.recorder.recordEnd(full);
     for (const h of this.members.handles()) h.endRun({ runId: this.runId, status: outcome.status, reason: outcome.reason });
     this.members.clear();
     this.model.dispose();
