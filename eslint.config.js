@@ -64,7 +64,7 @@ const CORE_RESTRICTED_SYNTAX = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.next/**', 'prisma/generated/**', 'data/**', 'next-env.d.ts', 'public/**', 'bench/results/**', 'scripts/*.mjs', '*.config.js', '*.config.mjs'] },
+  { ignores: ['node_modules/**', '.next/**', 'prisma/generated/**', 'data/**', 'next-env.d.ts', 'public/**', 'bench/results/**', 'scripts/*.mjs', 'tests/chaos/support/*.mjs', '*.config.js', '*.config.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -13,6 +13,7 @@ import { loadOrCreateWorkerToken } from './worker-token.ts';
 import { loadOrCreateAdminToken } from './http/admin-auth.ts';
 import { spawnLocalWorker, stopLocalWorkers } from './local-workers.ts';
 import { MODE_NAMES } from '../core/run/modes.ts';
+import { joinBanner } from './join-banner.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_CONFIG = path.join(root, 'configs', 'mnist-cnn.yaml');
@@ -47,6 +48,8 @@ interface StartOptions {
   dashboard: boolean;
   exitWhenDone: boolean;
   run: boolean;
+  publicJoin: boolean;
+  allowedHosts?: string[];
 }
 
 /** Formats the live progress line. */
@@ -104,6 +107,8 @@ async function start(opts: StartOptions): Promise<void> {
     db,
     workerToken: token,
     adminToken: admin.token,
+    publicJoin: opts.publicJoin,
+    allowedHosts: opts.allowedHosts,
     fallbackHandler: next ? (req, res) => next.handle(req, res) : undefined,
     onRunProgress: (p) => {
       const now = Date.now();
@@ -129,7 +134,7 @@ async function start(opts: StartOptions): Promise<void> {
     `  admin token: ${admin.source === 'env' ? 'from CROWDTRAIN_ADMIN_TOKEN' : `${admin.source === 'generated' ? 'generated, saved in' : 'read from'} ${path.join(dataDir, 'admin-token')}`}` +
       ' (REST API writes: Authorization: Bearer <token>; see docs/api.md)',
   );
-  say(`  join with:   npm run worker -- --url ${coordinator.url} --token ${token}`);
+  for (const line of await joinBanner({ localUrl: coordinator.url, boundHost: host, token, publicJoin: opts.publicJoin })) say(line);
 
   const children: ChildProcess[] = [];
   let shuttingDown = false;
@@ -153,7 +158,11 @@ async function start(opts: StartOptions): Promise<void> {
   process.on('SIGTERM', () => void shutdown(143, 'SIGTERM'));
 
   const session = opts.resume
-    ? await coordinator.resumeRun(opts.resume, opts.resumeFrom)
+    ? await coordinator.resumeRun(opts.resume, opts.resumeFrom, {
+        onSkipped: (skipped) => {
+          for (const s of skipped) say(`skipped the checkpoint at step ${s.step}: ${s.reason}`);
+        },
+      })
     : config
       ? await coordinator.startRun(config)
       : null;
@@ -215,6 +224,12 @@ program
   .option('--no-dashboard', 'do not serve the Next.js dashboard (API and Socket.io only)')
   .option('--no-run', 'start no run (serve the fleet and dashboard only)')
   .option('--exit-when-done', 'exit when the run ends (default: keep serving the dashboard)', false)
+  .option('--public-join', 'show the worker join token (join command and browser link) on the dashboard to everyone, not only with the admin token', false)
+  .addOption(
+    new Option('--allowed-hosts <names>', 'comma-separated extra Host names HTTP requests may use (besides loopback and --host; "*" allows any, e.g. behind a proxy)').argParser(
+      (v: string) => v.split(',').map((h) => h.trim()).filter((h) => h !== ''),
+    ),
+  )
   .action(async (o: StartOptions) => {
     await start(o);
   });

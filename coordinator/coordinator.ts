@@ -24,10 +24,16 @@ import { TrackingStore } from '../prisma/queries/tracking-store.ts';
 import type { WorkerInfo } from './worker-info.ts';
 
 export type { WorkerInfo } from './worker-info.ts';
+import { loadNewestValidCheckpoint, type SkippedCheckpoint } from './run/run-checkpointer.ts';
+import type { CheckpointContent } from './run/checkpoint-file.ts';
 import { RunSession, loadRunCheckpoint, type AppliedUpdate, type MetricPoint, type RunOutcome, type RunProgress } from './run/run-session.ts';
 import type { WorkerHandle } from './run/worker-handle.ts';
 import { tokensMatch } from './worker-token.ts';
 import { createHttpRouter } from './http/router.ts';
+import { ConnectionGuard, DEFAULT_CONNECTION_LIMITS, PRE_AUTH_TIMEOUT_MS, type ConnectionLimits, type EngineSocketLike } from './fleet/connection-guard.ts';
+import { SocketRateLimiter, chunkCost, type LimitedKind } from './fleet/token-bucket.ts';
+import { EventCoalescer } from './fleet/event-coalescer.ts';
+import { servedHostNames } from './http/request-guard.ts';
 
 const debug = createDebug('crowdtrain:coordinator');
 
@@ -46,13 +52,26 @@ export interface CoordinatorOptions {
   fallbackHandler?: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void> | void;
   /** The training modes this coordinator runs (the built-in registry by default; tests add their own). */
   modes?: ModeRegistry;
+  /**
+   * Show the worker join token in `GET /api/v1/status` to every reader (`--public-join`: the run is
+   * open to volunteers). Default: only to admin-token requests — or to everyone when the coordinator
+   * has no admin token at all (then no request could be admin; the CLI always has one).
+   */
+  publicJoin?: boolean;
+  /** Extra `Host` names HTTP requests may carry besides loopback and the bound host (`--allowed-hosts`; `*` allows any). */
+  allowedHosts?: readonly string[];
   /** How long a worker has to ack a run assignment. */
   assignTimeoutMs?: number;
+  /** Caps on concurrent worker connections (coordinator/fleet/connection-guard.ts defaults); tests lower them. */
+  connectionLimits?: Partial<ConnectionLimits>;
   onRunProgress?(p: RunProgress): void;
 }
 
 /** Worker messages that fail validation this many times get the worker disconnected. */
 const MAX_INVALID_MESSAGES = 20;
+
+/** Inbound kinds under a per-socket token bucket (coordinator/fleet/token-bucket.ts). */
+const LIMITED_KINDS: ReadonlySet<string> = new Set<LimitedKind>(['worker:hello', 'grad:chunk', 'grad:commit', 'step:decline', 'worker:leave']);
 
 /**
  * One coordinator process: HTTP (API + dashboard) and Socket.io on one port, the worker fleet,
@@ -79,6 +98,9 @@ export class Coordinator {
   private readonly workerInfo = new Map<string, WorkerInfo>();
   private session: RunSession | null = null;
   private urlValue = '';
+  private readonly guard: ConnectionGuard;
+  /** The coordinator's own per-worker Events (joins, leaves, declines), coalesced when repeated. */
+  private readonly workerEvents: EventCoalescer;
 
   private constructor(private readonly opts: CoordinatorOptions) {
     this.store = new TrackingStore(opts.db, { modes: Object.keys(this.modes) });
@@ -99,12 +121,21 @@ export class Coordinator {
         }
       })();
     });
+    this.guard = new ConnectionGuard(opts.workerToken, { ...DEFAULT_CONNECTION_LIMITS, ...opts.connectionLimits });
+    this.workerEvents = new EventCoalescer((e) => this.store.recordEvent(e));
     this.io = new Server(this.server, {
       maxHttpBufferSize: MAX_MESSAGE_BYTES,
       pingInterval: 10_000,
       pingTimeout: 20_000,
       serveClient: false,
+      // Caps and the query token are checked before the upgrade; a connection that has not passed
+      // the socket.io handshake within PRE_AUTH_TIMEOUT_MS is closed.
+      allowRequest: this.guard.allowRequest,
+      connectTimeout: PRE_AUTH_TIMEOUT_MS,
     });
+    // Registered after socket.io's own listener, so the socket.io client already listens to the
+    // connection; the guard's packet check is prepended to it.
+    this.io.engine.on('connection', (conn: EngineSocketLike) => this.guard.attach(conn));
     this.io.use((socket, next) => {
       const parsed = HandshakeAuthSchema.safeParse(socket.handshake.auth);
       if (!parsed.success) {
@@ -124,6 +155,7 @@ export class Coordinator {
         next(rejectHandshake('BAD_TOKEN', 'wrong worker token: use the token printed by the coordinator at start (or CROWDTRAIN_TOKEN)'));
         return;
       }
+      this.guard.authenticated(socket.conn);
       next();
     });
     this.io.on('connection', (socket) => this.onConnection(socket));
@@ -168,6 +200,16 @@ export class Coordinator {
   /** The admin token guarding REST API writes, or null when writes are disabled. */
   get adminToken(): string | null {
     return this.opts.adminToken ?? null;
+  }
+
+  /** Whether the status page shows the worker join token to every reader (see CoordinatorOptions.publicJoin). */
+  get publicJoin(): boolean {
+    return this.opts.publicJoin ?? this.adminToken === null;
+  }
+
+  /** The `Host` names HTTP requests may carry: loopback, the bound host (every local address for 0.0.0.0), `allowedHosts`. */
+  get allowedHosts(): readonly string[] {
+    return servedHostNames(this.opts.host, this.opts.allowedHosts);
   }
 
   /** The training modes this coordinator can run. */
@@ -248,18 +290,34 @@ export class Coordinator {
   }
 
   /** Continues a stopped or interrupted run exactly from its latest (or best, or given) checkpoint. */
-  async resumeRun(runId: string, which: 'latest' | 'best' | number = 'latest'): Promise<RunSession> {
+  /**
+   * Resumes a run from a checkpoint. `latest` takes the newest valid one: a missing, torn, corrupt
+   * or invalid latest is skipped for the next older one (each skip is reported through
+   * `opts.onSkipped` and listed in the `resumed` Event); `best` or a step is strict.
+   */
+  async resumeRun(
+    runId: string,
+    which: 'latest' | 'best' | number = 'latest',
+    opts: { onSkipped?: (skipped: SkippedCheckpoint[]) => void } = {},
+  ): Promise<RunSession> {
     if (this.activeRun) throw new CrowdtrainError('INVALID_CONFIG', `run ${this.activeRun.runId} is still active; stop it first`);
     const run = await this.store.getRun(runId);
     if (!run) throw new CrowdtrainError('RUN_NOT_FOUND', `no run with id ${runId}`);
     const config = validateRunConfig(JSON.parse(run.config) as unknown, this.modes);
-    const ckpt = await loadRunCheckpoint(this.store, runId, which);
+    let ckpt: CheckpointContent;
+    let skipped: SkippedCheckpoint[] = [];
+    if (which === 'latest') ({ checkpoint: ckpt, skipped } = await loadNewestValidCheckpoint(this.store, runId));
+    else ckpt = await loadRunCheckpoint(this.store, runId, which);
+    if (skipped.length > 0) {
+      debug('resume of run %s skipped checkpoints: %o', runId, skipped);
+      opts.onSkipped?.(skipped);
+    }
     // The session is built (and the checkpoint checked against the config) first: a refused
     // resume leaves the run's records exactly as they were.
     return this.openSession(runId, config, ckpt, async () => {
       // Metrics logged after the checkpoint belong to the lost timeline: rewind them.
       await this.store.rewindMetrics(runId, ckpt.step);
-      await this.store.recordEvent({ runId, kind: 'resumed', detail: { fromStep: ckpt.step, which } });
+      await this.store.recordEvent({ runId, kind: 'resumed', detail: { fromStep: ckpt.step, which, ...(which === 'latest' ? { skipped } : {}) } });
     });
   }
 
@@ -280,7 +338,16 @@ export class Coordinator {
         this.opts.onRunProgress?.(p);
         this.events.emit('progress', p);
       },
-      onUpdateApplied: (u) => this.events.emit('update', u),
+      onUpdateApplied: (u) => {
+        const total = u.slices.reduce((a, sl) => a + sl.indices.length, 0);
+        const shares = new Map(u.slices.map((sl) => [sl.workerId, sl.indices.length / Math.max(total, 1)]));
+        for (const info of this.workerInfo.values()) {
+          const share = shares.get(info.id);
+          if (share !== undefined) info.share = share;
+          else if (info.share !== null) info.share = 0;
+        }
+        this.events.emit('update', u);
+      },
       onCheckpoint: (c) => this.events.emit('checkpoint', c),
       onMetrics: (runId, points) => this.events.emit('metrics', runId, points),
       onWorkerAgreement: (a) => {
@@ -346,6 +413,39 @@ export class Coordinator {
     }, 30_000);
     helloTimer.unref();
 
+    // Before its hello a socket may send nothing else; after it, every kind has a token bucket.
+    // Over budget: dropped (acked with an error where the kind has an ack), with a rate-limited
+    // notice; a socket that stays over budget is disconnected.
+    const limiter = new SocketRateLimiter();
+    socket.use(([event, ...args], next) => {
+      const ack: unknown = args[args.length - 1];
+      const refuse = (message: string) => {
+        if (typeof ack === 'function') (ack as (r: unknown) => void)({ ok: false, error: { code: ErrorCode.INVALID_MESSAGE, message } });
+      };
+      if (!socket.data.workerId && event !== 'worker:hello') {
+        refuse(`${event} before worker:hello`);
+        socket.emit('crowdtrain:error', { code: ErrorCode.INVALID_MESSAGE, message: `${event} before worker:hello: disconnecting` });
+        socket.disconnect(true);
+        return;
+      }
+      if (!LIMITED_KINDS.has(event)) {
+        next();
+        return;
+      }
+      const verdict = limiter.admit(event as LimitedKind, event === 'grad:chunk' ? chunkCost(args[0]) : 1);
+      if (verdict.ok) {
+        next();
+        return;
+      }
+      const message = `rate limit: ${event} over its budget, message dropped (${limiter.dropped} so far)`;
+      refuse(message);
+      if (verdict.disconnect) {
+        debug('disconnecting %s (%s): stayed over its message budget (%d dropped)', socket.id, socket.data.workerId, limiter.dropped);
+        socket.emit('crowdtrain:error', { code: ErrorCode.INVALID_MESSAGE, message: `rate limit: over budget for too long (${limiter.dropped} messages dropped): disconnecting` });
+        socket.disconnect(true);
+      } else if (verdict.notify) socket.emit('crowdtrain:error', { code: ErrorCode.INVALID_MESSAGE, message });
+    });
+
     socket.on('worker:hello', (raw, ack) => {
       void (async () => {
         if (typeof ack !== 'function') return strike('worker:hello needs an acknowledgement callback');
@@ -363,6 +463,7 @@ export class Coordinator {
         if (this.sockets.has(id)) id = `${id}-${randomUUID().slice(0, 4)}`;
         clearTimeout(helloTimer);
         socket.data.workerId = id;
+        this.guard.joined(socket.conn);
         this.sockets.set(id, socket);
         const name = hello.name ?? id;
         this.workerInfo.set(id, {
@@ -379,10 +480,11 @@ export class Coordinator {
           rejected: 0,
           gradientAgreement: null,
           gradientOutlier: false,
+          share: null,
         });
         try {
           await this.store.upsertWorker({ id, kind: hello.kind, backend: hello.backend, deviceInfo: hello.deviceInfo, userAgent: hello.userAgent, name });
-          await this.store.recordEvent({ runId: this.activeRun?.runId, workerId: id, kind: 'worker_joined', detail: { kind: hello.kind, backend: hello.backend, name } });
+          await this.workerEvents.record({ runId: this.activeRun?.runId, workerId: id, kind: 'worker_joined', detail: { kind: hello.kind, backend: hello.backend, name } });
         } catch (err) {
           debug('could not record worker %s: %O', id, err);
         }
@@ -436,7 +538,7 @@ export class Coordinator {
       if (!id) return strike('step:decline before worker:hello');
       const run = this.activeRun;
       if (!run) return;
-      run.declineStep(id, raw).catch((err: unknown) => strike(err instanceof Error ? err.message : String(err)));
+      run.declineStep(id, raw, (runId, kind, detail) => this.workerEvents.record({ runId, workerId: id, kind, detail })).catch((err: unknown) => strike(err instanceof Error ? err.message : String(err)));
     });
 
     socket.on('worker:leave', (raw, ack) => {
@@ -462,7 +564,7 @@ export class Coordinator {
     this.events.emit('worker-left', id, reason);
     void (async () => {
       await this.store.markWorkerLeft(id);
-      await this.store.recordEvent({ runId: run?.runId, workerId: id, kind: 'worker_left', detail: { reason } });
+      await this.workerEvents.record({ runId: run?.runId, workerId: id, kind: 'worker_left', detail: { reason } });
     })().catch((err: unknown) => debug('could not record leave of %s: %O', id, err));
   }
 
@@ -474,6 +576,8 @@ export class Coordinator {
       void this.io.close(() => resolve());
     });
     this.server.closeAllConnections();
+    // Summary rows of coalesced events still in their window.
+    await this.workerEvents.flush().catch((err: unknown) => debug('could not flush coalesced events: %O', err));
   }
 }
 

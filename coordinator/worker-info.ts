@@ -17,4 +17,6 @@ export interface WorkerInfo {
   gradientAgreement: number | null;
   /** True when its gradients disagree with the fleet beyond tolerance (see GradientAgreementTracker). */
   gradientOutlier: boolean;
+  /** Its fraction of the last applied update's global batch (0 while it sits rounds out as a spare; null before its first). */
+  share: number | null;
 }

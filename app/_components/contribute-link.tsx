@@ -5,13 +5,19 @@ import { useEffect, useState } from 'react';
 /**
  * The browser join link for the active run, with a QR code for phones and laptops nearby.
  * `path` is `/contribute?token=…`; the link uses the origin this dashboard was opened on, so a QR
- * code shown on a LAN address points other devices at that address.
+ * code shown on a LAN address points other devices at that address. A null `path` (the coordinator
+ * withholds the worker token from this reader) shows `hint`: how to get the link.
  */
-export function ContributeLink({ path }: { path: string }) {
+export function ContributeLink({ path, hint = null }: { path: string | null; hint?: string | null }) {
   const [url, setUrl] = useState<string | null>(null);
   const [qr, setQr] = useState<string | null>(null);
 
   useEffect(() => {
+    if (path === null) {
+      setUrl(null);
+      setQr(null);
+      return;
+    }
     const absolute = new URL(path, window.location.origin).href;
     setUrl(absolute);
     let cancelled = false;
@@ -39,6 +45,11 @@ export function ContributeLink({ path }: { path: string }) {
             <a href={url} className="block break-all font-mono text-indigo-700 underline hover:text-indigo-900" data-testid="join-link">
               {url}
             </a>
+          ) : null}
+          {path === null ? (
+            <p className="rounded-md bg-amber-50 px-3 py-2 text-amber-900" data-testid="join-link-hint">
+              The join link carries the worker token, which this coordinator shows only to its operator: {hint ?? 'ask the operator for the join link'}.
+            </p>
           ) : null}
         </div>
       </div>

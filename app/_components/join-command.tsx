@@ -4,8 +4,11 @@ import { useState } from 'react';
 
 type CopyState = 'idle' | 'copied' | 'failed';
 
-/** The worker join command in a code box with a copy button. */
-export function JoinCommand({ command }: { command: string }) {
+/**
+ * The worker join command in a code box with a copy button. `hint` (set when the coordinator
+ * withholds the worker token, so the command has a placeholder) says how to get the token.
+ */
+export function JoinCommand({ command, hint = null }: { command: string; hint?: string | null }) {
   const [copyState, setCopyState] = useState<CopyState>('idle');
 
   const copy = async (): Promise<void> => {
@@ -34,6 +37,11 @@ export function JoinCommand({ command }: { command: string }) {
       <pre className="mt-3 overflow-x-auto rounded-lg bg-slate-900 p-3 text-sm text-slate-100">
         <code>{command}</code>
       </pre>
+      {hint ? (
+        <p className="mt-2 text-xs text-slate-500" data-testid="join-command-hint">
+          Replace <code>&lt;worker token&gt;</code>: {hint}.
+        </p>
+      ) : null}
       {copyState === 'failed' ? (
         <p className="mt-2 text-xs text-rose-700">The browser refused clipboard access; select the command and copy it by hand.</p>
       ) : null}

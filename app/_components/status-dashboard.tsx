@@ -6,6 +6,8 @@ import { ActiveRunCard } from './active-run-card.tsx';
 import { JoinCommand } from './join-command.tsx';
 import { ContributeLink } from './contribute-link.tsx';
 import { RecentRunsTable } from './recent-runs-table.tsx';
+import { useJoinInfo } from './use-join-info.ts';
+import type { StatusJoin } from '../../core/api/status.ts';
 import { WorkersTable } from './workers-table.tsx';
 
 function ConnectionIndicator({ polled }: { polled: PolledStatus }) {
@@ -33,6 +35,17 @@ function NoActiveRun() {
         The coordinator is idle. Workers that join now wait until a run starts.
       </p>
     </section>
+  );
+}
+
+/** The two ways to join; the worker token only where the coordinator shows it (admin token or --public-join). */
+function JoinSections({ join }: { join: StatusJoin }) {
+  const shown = useJoinInfo(join);
+  return (
+    <>
+      <ContributeLink path={shown.contributePath} hint={shown.tokenHint} />
+      <JoinCommand command={shown.command} hint={shown.tokenHint} />
+    </>
   );
 }
 
@@ -76,8 +89,7 @@ export function StatusDashboard() {
             ) : (
               <NoActiveRun />
             )}
-            <ContributeLink path={status.join.contributePath} />
-            <JoinCommand command={status.join.command} />
+            <JoinSections join={status.join} />
             <RecentRunsTable runs={status.runs} />
           </>
         ) : null}

@@ -55,7 +55,7 @@ export function LiveFleetView() {
           <div className="grid gap-3 sm:grid-cols-4" data-testid="fleet-totals">
             {[
               ['workers', String(fleet.totals.workers)],
-              ['samples/s', formatValue(fleet.totals.samplesPerSec)],
+              ['run samples/s (members alone)', `${formatValue(fleet.totals.runSamplesPerSec)} (${formatValue(fleet.totals.samplesPerSec)})`],
               ['samples', fleet.totals.samples.toLocaleString('en-US')],
               ['rejected updates', String(fleet.totals.rejected)],
             ].map(([label, value]) => (
@@ -86,6 +86,7 @@ export function LiveFleetView() {
                   <th className="py-2 pr-4">Backend</th>
                   <th className="py-2 pr-4">Device</th>
                   <th className="py-2 pr-4 text-right">Samples/s</th>
+                  <th className="py-2 pr-4 text-right" title="fraction of the last update's global batch">Share</th>
                   <th className="py-2 pr-4 text-right">Steps</th>
                   <th className="py-2 pr-4 text-right">Samples</th>
                   <th className="py-2 pr-4 text-right">Rejected</th>
@@ -115,6 +116,9 @@ export function LiveFleetView() {
                       {describeDevice(w.deviceInfo)}
                     </td>
                     <td className="py-2 pr-4 text-right tabular-nums">{formatValue(w.samplesPerSec)}</td>
+                    <td className="py-2 pr-4 text-right tabular-nums" data-testid="worker-share">
+                      {w.share === null ? '–' : w.share === 0 ? 'spare' : `${(w.share * 100).toFixed(0)}%`}
+                    </td>
                     <td className="py-2 pr-4 text-right tabular-nums">{w.steps.toLocaleString('en-US')}</td>
                     <td className="py-2 pr-4 text-right tabular-nums">{w.samples.toLocaleString('en-US')}</td>
                     <td className="py-2 pr-4 text-right tabular-nums">{w.rejected}</td>

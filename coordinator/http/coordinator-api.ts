@@ -105,4 +105,8 @@ export interface CoordinatorApi {
   readonly workerToken: string;
   /** The admin token that every write needs, or null when writes are disabled. */
   readonly adminToken: string | null;
+  /** Whether `GET /api/v1/status` shows the worker token to every reader (`--public-join`), not only to admin-token requests. */
+  readonly publicJoin: boolean;
+  /** The `Host` names HTTP requests may carry (loopback, the bound host, `--allowed-hosts`; `*` allows any); others get 421. */
+  readonly allowedHosts: readonly string[];
 }

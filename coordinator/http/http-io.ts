@@ -9,6 +9,8 @@ const debug = createDebug('crowdtrain:http');
 
 /** Largest request body the API reads (a batch of 10,000 metric points is about 1 MB). */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** Deepest nesting of arrays and objects a JSON body may have (a run config nests about 6 levels). */
+export const MAX_JSON_DEPTH = 64;
 
 /**
  * A CrowdtrainError with the HTTP status to answer with; the body is `{ error: { code, message } }`.
@@ -90,13 +92,45 @@ export async function readBody(req: http.IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Parses a JSON text (an empty text is `{}`); throws 400 INVALID_MESSAGE with the parser's message otherwise. */
+/**
+ * How deeply arrays and objects nest in a JSON text, scanning it once without parsing (strings
+ * skipped); stops counting past `limit`. Malformed text is left for JSON.parse to report.
+ */
+export function jsonNestingDepth(text: string, limit = Number.POSITIVE_INFINITY): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 0x5c) i++; // backslash: skip the escaped character
+      else if (ch === 0x22) inString = false;
+    } else if (ch === 0x22) inString = true;
+    else if (ch === 0x7b || ch === 0x5b) {
+      depth++;
+      if (depth > max) {
+        max = depth;
+        if (max > limit) return max;
+      }
+    } else if (ch === 0x7d || ch === 0x5d) depth--;
+  }
+  return max;
+}
+
+/**
+ * Parses a JSON text (an empty text is `{}`); throws 400 INVALID_MESSAGE with the parser's message
+ * otherwise, and 400 naming {@link MAX_JSON_DEPTH} for a text nested deeper than that (checked
+ * before parsing, so no deep value ever reaches a recursive walk).
+ */
 export function parseJsonText(text: string): unknown {
   if (text.trim() === '') return {};
+  if (jsonNestingDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+    throw new HttpError(400, 'INVALID_MESSAGE', `request body nests arrays/objects deeper than the limit of ${MAX_JSON_DEPTH} levels`);
+  }
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new HttpError(400, 'INVALID_MESSAGE', `request body is not valid JSON: ${(err as Error).message}`);
+    throw new HttpError(400, 'INVALID_MESSAGE', `request body is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -2,6 +2,7 @@ import type http from 'node:http';
 import { checkAdminRequest } from './admin-auth.ts';
 import type { CoordinatorApi } from './coordinator-api.ts';
 import { HttpError, sendError, sendJson } from './http-io.ts';
+import { checkHost, setSecurityHeaders } from './request-guard.ts';
 import type { Route } from './route.ts';
 import { checkpointRoutes } from './routes/checkpoints.ts';
 import { datasetRoutes } from './routes/datasets.ts';
@@ -36,12 +37,22 @@ function allowedMethods(routes: readonly Route[]): string {
 /**
  * The coordinator's one HTTP router: `/healthz` and everything under `/api/v1/` (the REST API, the
  * run stream, the tab downloads). Reads are public; admin routes check the Bearer token first.
- * Resolves false for any other path (the caller hands it to the dashboard).
+ * Every request that reaches it (the dashboard's too) first gets the security headers and has its
+ * `Host` checked against the names the coordinator serves (421 with a JSON error otherwise: the
+ * DNS-rebinding defence). Resolves false for any other path (the caller hands it to the dashboard).
  * @example const api = createHttpRouter(coordinator); if (!(await api(req, res))) await next.handle(req, res);
  */
 export function createHttpRouter(c: CoordinatorApi): (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean> {
   const routes = apiRoutes(c);
+  let allowedHosts: readonly string[] | null = null;
   return async (req, res) => {
+    setSecurityHeaders(res);
+    allowedHosts ??= c.allowedHosts;
+    const host = checkHost(req, allowedHosts);
+    if (!host.ok) {
+      sendError(res, new HttpError(host.status, 'INVALID_MESSAGE', host.message));
+      return true;
+    }
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     const matching = routes.filter((r) => r.pattern.test(path));

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { CrowdtrainError } from '../../core/protocol/errors.ts';
 import { z } from 'zod';
@@ -93,6 +93,11 @@ export function decodeCheckpoint(buf: Buffer, source = 'checkpoint'): Checkpoint
     const out = new Float32Array(n);
     new Uint8Array(out.buffer).set(buf.subarray(offset, offset + bytes));
     offset += bytes;
+    const at = firstNonFinite(out);
+    if (at >= 0) {
+      const bits = new Uint32Array(out.buffer, 4 * at, 1)[0] ?? 0;
+      throw bad(`${what}[${at}] is ${bits & 0x007fffff ? 'NaN' : bits >>> 31 ? '-Infinity' : 'Infinity'}: a checkpoint must hold finite values only`);
+    }
     return out;
   };
   const params = take(header.paramCount, 'params');
@@ -111,7 +116,37 @@ export function decodeCheckpoint(buf: Buffer, source = 'checkpoint'): Checkpoint
   };
 }
 
-/** Writes a checkpoint atomically (temp file + rename); returns its path, sha256 and size. */
+/**
+ * Index of the first NaN or ±Infinity in a float32 array, or -1. Looks at the bits (exponent all
+ * ones) through a Uint32 view: one pass, no float64 conversion.
+ */
+export function firstNonFinite(a: Float32Array): number {
+  const bits = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  for (let i = 0; i < bits.length; i++) {
+    if (((bits[i] as number) & 0x7f800000) === 0x7f800000) return i;
+  }
+  return -1;
+}
+
+/** fsyncs a directory so a rename in it survives a crash; platforms that cannot (EISDIR, EINVAL, EPERM) are skipped. */
+async function syncDir(dir: string): Promise<void> {
+  let fh;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'ENOTSUP') throw err;
+  } finally {
+    await fh?.close();
+  }
+}
+
+/**
+ * Writes a checkpoint atomically and durably: a temp file, fsynced, renamed over the final name,
+ * then the directory fsynced (so the rename itself survives a power loss); returns its path,
+ * sha256 and size.
+ */
 export async function writeCheckpointFile(
   dir: string,
   c: CheckpointContent,
@@ -121,8 +156,20 @@ export async function writeCheckpointFile(
   const buf = encodeCheckpoint(c);
   const file = path.join(dir, `${label}.ckpt`);
   const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, buf);
-  await rename(tmp, file);
+  try {
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(buf);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await syncDir(dir);
   return { path: file, sha256: createHash('sha256').update(buf).digest('hex'), sizeBytes: buf.length };
 }
 

@@ -122,7 +122,7 @@ export class RunSession {
     }
     this.inbox = new UpdateInbox({ runId: this.runId, paramCount, compression: c.gradient_compression, maxUpdateNorm: c.max_update_norm });
     this.recorder = new RunRecorder(this.opts.store, this.runId, { name: c.name, totalUpdates: c.total_updates }, this.opts, () => this.machine.activeWorkers.length);
-    this.checkpointer = new RunCheckpointer(this.opts.store, this.runId, mode.name, this.opts.dataDir, resume?.bestMetric ?? null);
+    this.checkpointer = new RunCheckpointer(this.opts.store, this.runId, mode.name, this.opts.dataDir, resume?.bestMetric ?? null, c.keep_checkpoints);
     this.agreement = new AgreementMonitor(this.recorder, this.opts.onWorkerAgreement);
     Object.assign(this.recorder.progress, { step: this.machine.step, epoch: this.machine.epoch, bestAccuracy: this.checkpointer.bestMetric });
   }
@@ -213,14 +213,17 @@ export class RunSession {
    * A worker says it cannot compute its slice of a step (e.g. it lacks that params version): the
    * slice is reassigned now, and the next assignment resends the params.
    */
-  async declineStep(workerId: string, raw: unknown): Promise<void> {
+  async declineStep(workerId: string, raw: unknown, recordEvent?: (runId: string, kind: string, detail: Record<string, unknown>) => Promise<void>): Promise<void> {
     if (!this.members.has(workerId)) return;
     const parsed = StepDeclineSchema.safeParse(raw);
     if (!parsed.success) throw new CrowdtrainError('INVALID_MESSAGE', `step:decline: ${describeZodError(parsed.error)}`);
     const msg = parsed.data;
     if (msg.runId !== this.runId) return;
     this.members.forgetSentParams(workerId);
-    await this.recorder.event('step_declined', { step: msg.step, code: msg.code, reason: msg.reason }, workerId);
+    // The caller may route the Event through its coalescer (repeated declines: one row with a count).
+    const detail = { step: msg.step, code: msg.code, reason: msg.reason };
+    if (recordEvent) await recordEvent(this.runId, 'step_declined', detail);
+    else await this.recorder.event('step_declined', detail, workerId);
     this.dispatch({ type: 'resultRejected', workerId, step: msg.step, code: msg.code, reason: `declined by the worker: ${msg.reason}` });
   }
 
@@ -246,7 +249,8 @@ export class RunSession {
       const m = this.machine;
       const { bytes } = this.inbox.accept(workerId, msg, { step: m.step, collecting: m.currentPhase === 'collecting', slice: m.sliceOf(workerId) });
       this.recorder.count(workerId, { bytesIn: bytes });
-      this.dispatch({ type: 'resultAccepted', workerId, step: msg.step, sampleCount: msg.sampleCount, loss: msg.loss, accuracy: msg.accuracy });
+      const elapsedMs = performance.now() - this.round.startedAt;
+      this.dispatch({ type: 'resultAccepted', workerId, step: msg.step, sampleCount: msg.sampleCount, loss: msg.loss, accuracy: msg.accuracy, elapsedMs });
       return { ok: true, accepted: true };
     } catch (err) {
       const e = asCrowdtrainError(err, 'INTERNAL');

@@ -20,6 +20,8 @@ export const LiveWorkerSchema = z.object({
   gradientAgreement: z.number().nullable(),
   /** Its gradients disagree with the fleet beyond tolerance. */
   gradientOutlier: z.boolean(),
+  /** Its fraction of the last applied update's global batch (0: a spare that sat it out; null: not in the active run yet). */
+  share: z.number().min(0).max(1).nullable(),
 });
 /** A connected worker. */
 export type LiveWorker = z.infer<typeof LiveWorkerSchema>;
@@ -28,7 +30,15 @@ export type LiveWorker = z.infer<typeof LiveWorkerSchema>;
 export const LiveFleetSchema = z.object({
   activeRunId: z.string().nullable(),
   workers: z.array(LiveWorkerSchema),
-  totals: z.object({ workers: z.number().int(), samples: z.number().int(), samplesPerSec: z.number(), rejected: z.number().int() }),
+  totals: z.object({
+    workers: z.number().int(),
+    samples: z.number().int(),
+    /** The sum of the members' own rates (what they could train alone). */
+    samplesPerSec: z.number(),
+    /** What the active run really trains per second (null without one): compare with the sum. */
+    runSamplesPerSec: z.number().nullable(),
+    rejected: z.number().int(),
+  }),
 });
 /** The live fleet. */
 export type LiveFleet = z.infer<typeof LiveFleetSchema>;

@@ -50,8 +50,24 @@ export const StatusRecentRunSchema = z.object({
 /** A recent-run row of the status page. */
 export type StatusRecentRun = z.infer<typeof StatusRecentRunSchema>;
 
-/** How workers join: the headless command, the coordinator URL and a tab's join path (relative to the dashboard's origin). */
-export const StatusJoinSchema = z.object({ command: z.string(), url: z.string(), contributePath: z.string() });
+/**
+ * How workers join: the headless command, the coordinator URL and a tab's join path (relative to
+ * the dashboard's origin). The worker token is in them only for a request with the admin token, or
+ * when the coordinator runs with `--public-join`; otherwise `command` has a `<worker token>`
+ * placeholder, `contributePath` is null and `tokenHint` says how to get the token.
+ */
+export const StatusJoinSchema = z.object({
+  command: z.string(),
+  url: z.string(),
+  contributePath: z.string().nullable(),
+  /** null when `command` and `contributePath` carry the token; otherwise how to get it. */
+  tokenHint: z.string().nullable().default(null),
+});
+/** The join section of the status page. */
+export type StatusJoin = z.infer<typeof StatusJoinSchema>;
+
+/** The placeholder `join.command` has instead of the worker token when the token is withheld. */
+export const JOIN_TOKEN_PLACEHOLDER = '<worker token>';
 
 /** A training mode the coordinator can run (from its mode registry). */
 export const StatusModeSchema = z.object({ name: z.string(), summary: z.string() });

@@ -30,12 +30,30 @@ export const CommonConfigShape = {
   gradient_compression: z.enum(GRADIENT_COMPRESSIONS).default('none'),
   eval_every: z.number().int().positive().default(100),
   checkpoint_every: z.number().int().positive().default(200),
+  /**
+   * Retention: after each checkpoint, only the newest this many checkpoint files (and rows) are
+   * kept, plus the best one and any a model version was registered from; null or 0 keeps all.
+   */
+  keep_checkpoints: z.number().int().nonnegative().max(1_000_000).nullable().default(5),
   /** Wall-clock budget; the run checkpoints and stops gracefully before it runs out. */
   time_limit: DurationSchema.nullable().default(null),
   /** How long a step waits for a worker before reassigning its slice. */
   step_timeout: DurationSchema.default(60_000),
   /** The run (or a resumed run) does not start its first update before this many workers are ready; afterwards it goes on with any number. */
   min_workers: z.number().int().positive().max(10_000).default(1),
+  /**
+   * The effective batch per update, whatever the number of workers (PyTorch's / Hivemind's
+   * "global batch"); null: `batch_size` x active workers.
+   */
+  global_batch_size: z.number().int().positive().max(1_048_576).nullable().default(null),
+  /**
+   * How a global batch is split: `throughput` sizes each worker's slice by its measured samples/s
+   * (so a slow tab does not pace a GPU server; a worker far slower than the rest becomes a spare),
+   * `equal` gives everyone the same share. Either way the update equals single-process training.
+   */
+  slice_balance: z.enum(['throughput', 'equal']).default('throughput'),
+  /** The run fails after this many consecutive rounds in which no result was accepted (e.g. every update NORM_TOO_LARGE). */
+  max_failed_rounds: z.number().int().positive().max(1_000_000).default(25),
 };
 
 /** Schema of the mode-independent keys (no `mode`, no mode sections). */

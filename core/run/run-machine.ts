@@ -17,7 +17,16 @@ export type RunEvent =
   | { type: 'workerReady'; workerId: string }
   | { type: 'workerLeft'; workerId: string; reason: string }
   /** A worker's result for its assignment passed validation (a gradient in ddp). */
-  | { type: 'resultAccepted'; workerId: string; step: number; sampleCount: number; loss: number; accuracy: number }
+  | {
+      type: 'resultAccepted';
+      workerId: string;
+      step: number;
+      sampleCount: number;
+      loss: number;
+      accuracy: number;
+      /** Time from the round's assignment to this result, as the shell measured it (the worker's speed). */
+      elapsedMs?: number;
+    }
   /** A worker's result was rejected, or the worker declined the assignment. */
   | { type: 'resultRejected'; workerId: string; step: number; code: string; reason: string }
   | { type: 'deadline'; step: number }

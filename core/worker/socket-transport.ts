@@ -36,9 +36,11 @@ export interface WorkerSocketLike {
   disconnect(): unknown;
 }
 
-/** The io() options of every worker socket: the join token and protocol version in the handshake. */
+/** The io() options of every worker socket: the join token and protocol version in the handshake (and in the engine.io query). */
 export interface WorkerSocketOptions {
   auth: { token: string; protocolVersion: number };
+  /** The token and version again in the engine.io query: the coordinator checks them before the connection is upgraded (the auth above arrives only after). */
+  query: { token: string; protocolVersion: string };
   transports: 'websocket'[];
   autoConnect: false;
   reconnection: true;
@@ -56,6 +58,7 @@ export interface WorkerSocketOptions {
 export function workerSocketOptions(token: string): WorkerSocketOptions {
   return {
     auth: { token, protocolVersion: PROTOCOL_VERSION },
+    query: { token, protocolVersion: String(PROTOCOL_VERSION) },
     transports: ['websocket'],
     autoConnect: false,
     reconnection: true,

@@ -522,6 +522,22 @@ export class TrackingStore {
     return row === null ? null : toCheckpointRecord(row);
   }
 
+  /**
+   * Deletes checkpoint rows of a run by id (retention); ids of other runs and checkpoints a model
+   * version was registered from are left alone. Returns the rows it deleted (their files are the
+   * caller's to remove, after this). Atomic.
+   */
+  async deleteCheckpoints(runId: string, ids: readonly string[]): Promise<CheckpointRecord[]> {
+    if (ids.length === 0) return [];
+    const where = { runId, id: { in: [...ids] }, modelVersions: { none: {} } };
+    const rows = await this.prisma.$transaction(async (tx) => {
+      const found = await tx.checkpoint.findMany({ where });
+      await tx.checkpoint.deleteMany({ where: { runId, id: { in: found.map((r) => r.id) } } });
+      return found;
+    });
+    return rows.map(toCheckpointRecord);
+  }
+
   /** All of a run's checkpoints in step order. */
   async listCheckpoints(runId: string): Promise<CheckpointRecord[]> {
     const rows = await this.prisma.checkpoint.findMany({ where: { runId }, orderBy: [{ step: 'asc' }, { createdAt: 'asc' }] });
@@ -614,7 +630,7 @@ export class TrackingStore {
     const where = {
       ...(input.status === undefined ? {} : { status: input.status }),
       ...(input.experiment === undefined ? {} : { experiment: { name: input.experiment } }),
-      ...(input.q === undefined || input.q === '' ? {} : { name: { contains: input.q } }),
+      ...(input.q === undefined || input.q === '' ? {} : await this.runNameFilter(input.q)),
       ...(input.param === undefined ? {} : { params: { some: { key: input.param.key, value: input.param.value } } }),
       ...(input.metric === undefined ? {} : { metrics: { some: { key: input.metric.key, value: metricValue } } }),
     };
@@ -623,6 +639,24 @@ export class TrackingStore {
       this.prisma.run.count({ where }),
     ]);
     return { runs: runs as RunWithExperiment[], total };
+  }
+
+  /**
+   * The `where` part of a run-name substring search. Prisma's `contains` is a LIKE whose `%` and
+   * `_` in the text stay wildcards (a search for `%` matched every run), so a text with `%`, `_` or
+   * `\\` narrows by its literal fragments and then matches the whole text literally on the names
+   * (case-insensitively, as SQLite's LIKE), giving the matching run ids.
+   */
+  private async runNameFilter(q: string): Promise<{ name: { contains: string } } | { id: { in: string[] } }> {
+    if (!/[%_\\]/.test(q)) return { name: { contains: q } };
+    const fragments = q.split(/[%_\\]+/).filter((f) => f !== '');
+    const candidates = await this.prisma.run.findMany({
+      where: { AND: fragments.map((f) => ({ name: { contains: f } })) },
+      select: { id: true, name: true },
+    });
+    const needle = q.toLowerCase();
+    const ids = candidates.filter((r) => r.name.toLowerCase().includes(needle)).map((r) => r.id);
+    return { id: { in: ids } };
   }
 
   /**

@@ -46,7 +46,9 @@ describe.skipIf(!hasChromium)(requireChromium(hasChromium).title('mixed fleet: 3
     expect(kinds).toEqual(['browser:webgpu', 'browser:webgpu', 'browser:webgpu', 'node:cpu']);
 
     const updates = 10;
-    const cfg = syntheticConfig({ name: 'e2e-mixed-fleet', total_updates: updates, max_grad_norm: 1.0, min_workers: 4 });
+    // Equal slices: the test checks that every member (software-WebGPU tabs next to a node worker)
+    // trains every update; throughput slices would rightly give the slow tabs less (hetero-fleet.test.ts).
+    const cfg = syntheticConfig({ name: 'e2e-mixed-fleet', total_updates: updates, max_grad_norm: 1.0, min_workers: 4, slice_balance: 'equal' });
     const session = await suite.env.coordinator.startRun(validateRunConfig(cfg));
     const outcome = await session.done;
     expect(outcome.status).toBe('finished');

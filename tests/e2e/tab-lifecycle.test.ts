@@ -49,7 +49,8 @@ describe.skipIf(!hasChromium)(requireChromium(hasChromium).title('tabs that leav
     const tabs = [await openTab('close-1'), await openTab('close-2'), await openTab('close-3')];
     await waitForWorkerCount(suite.env.coordinator, 3);
     // 240 samples, global batch 3 x 16 = 48: five updates per epoch.
-    const config = validateRunConfig(syntheticConfig({ name: 'e2e-tab-close', batch_size: 16, total_updates: 40, min_workers: 1, eval_every: 100, checkpoint_every: 100 }));
+    // Equal slices: the test asserts which members hold a slice in each update.
+    const config = validateRunConfig(syntheticConfig({ name: 'e2e-tab-close', batch_size: 16, total_updates: 40, min_workers: 1, eval_every: 100, checkpoint_every: 100, slice_balance: 'equal' }));
     const updates: AppliedUpdate[] = [];
     const left: string[] = [];
     let reachedStep10: () => void = () => undefined;

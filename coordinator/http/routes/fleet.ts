@@ -36,6 +36,7 @@ export function liveWorkerViews(workers: readonly LiveWorkerInfo[]): LiveWorker[
     straggler: stragglers.has(w.id),
     gradientAgreement: w.gradientAgreement,
     gradientOutlier: w.gradientOutlier,
+    share: w.share,
   }));
 }
 
@@ -63,7 +64,13 @@ export function fleetRoutes(c: CoordinatorApi): Route[] {
           body: {
             activeRunId: c.activeRun?.runId ?? null,
             workers,
-            totals: { workers: workers.length, samples: sum(workers, (w) => w.samples), samplesPerSec: sum(workers, (w) => w.samplesPerSec ?? 0), rejected: sum(workers, (w) => w.rejected) },
+            totals: {
+              workers: workers.length,
+              samples: sum(workers, (w) => w.samples),
+              samplesPerSec: sum(workers, (w) => w.samplesPerSec ?? 0),
+              runSamplesPerSec: c.activeRun?.status().samplesPerSec ?? null,
+              rejected: sum(workers, (w) => w.rejected),
+            },
           },
         });
       },

@@ -16,6 +16,7 @@ import { parseRunConfig, validateRunConfig } from '../../../core/config/run-conf
 import { CrowdtrainError } from '../../../core/protocol/errors.ts';
 import { RunSortSchema, RunStatusSchema } from '../../../prisma/queries/tracking-store.ts';
 import type { CoordinatorApi } from '../coordinator-api.ts';
+import { flattenParams } from '../../../prisma/queries/tracking-store.ts';
 import { HttpError, parseJsonText, parseWith, queryObject, readBody, readJson } from '../http-io.ts';
 import { jsonRoute, type Route } from '../route.ts';
 import { checkpointView, metricSummaryView, progressView, runSummaryView } from './api-views.ts';
@@ -24,6 +25,10 @@ import { EXTERNAL_RUN_MODE } from '../../../core/run/modes.ts';
 
 /** Most metric points one `log` request may carry. */
 export const MAX_POINTS_PER_BATCH = 10_000;
+/** Most params (after flattening to dotted keys) one `log` or external-run request may carry. */
+export const MAX_PARAMS_PER_BATCH = 10_000;
+/** Largest step a metric point may have: the Metric.step column is a 32-bit Int (PostgreSQL `integer`). */
+export const MAX_METRIC_STEP = 2 ** 31 - 1;
 /** Metric keys the runs table summarises when the request names none. */
 export const DEFAULT_SUMMARY_KEYS = ['train_loss', 'eval_loss', 'eval_accuracy'] as const;
 
@@ -74,7 +79,7 @@ export const MetricHistoryQuerySchema = z
 export const LoggedMetricSchema = z
   .object({
     key: z.string().regex(METRIC_KEY, 'metric key must be 1-128 letters, digits or _ . / -'),
-    step: z.number().int().nonnegative(),
+    step: z.number().int().nonnegative().max(MAX_METRIC_STEP, `step must be <= ${MAX_METRIC_STEP} (a 32-bit integer)`),
     value: z.number({ message: 'value must be a finite number' }).finite('value must be a finite number'),
     /** ISO time; defaults to the time of the request. */
     time: z.iso.datetime().optional(),
@@ -109,6 +114,32 @@ export const EndRunSchema = z
 
 /** Body of `POST /api/v1/runs/:id/resume`: which checkpoint to continue from (default latest). */
 export const ResumeRunSchema = z.object({ from: z.union([z.enum(['latest', 'best']), z.number().int().nonnegative()]).default('latest') }).strict();
+
+/**
+ * A metric value JSON.parse turned into ±Infinity (a literal beyond ±1.8e308): 400 naming the
+ * point's key and step. Non-finite values are rejected, never stored (they would read back as null).
+ */
+function rejectNonFiniteMetrics(raw: unknown): void {
+  if (typeof raw !== 'object' || raw === null || !('metrics' in raw) || !Array.isArray(raw.metrics)) return;
+  (raw.metrics as unknown[]).forEach((m, i) => {
+    if (typeof m !== 'object' || m === null) return;
+    const { key, step, value } = m as { key?: unknown; step?: unknown; value?: unknown };
+    if (typeof value === 'number' && !Number.isFinite(value)) {
+      throw new HttpError(
+        400,
+        'NON_FINITE',
+        `invalid log batch: metrics.${i}: metric "${String(key)}" at step ${String(step)} has a non-finite value (${String(value)}; a number beyond ±1.8e308 overflows a double): values must be finite`,
+      );
+    }
+  });
+}
+
+/** Flattens request params to dotted keys, refusing more than {@link MAX_PARAMS_PER_BATCH} (400 naming the limit). */
+function boundedParams(params: Record<string, unknown>, what: string): number {
+  const count = flattenParams(params).length;
+  if (count > MAX_PARAMS_PER_BATCH) throw new HttpError(400, 'OVERSIZED', `invalid ${what}: ${count} params (after flattening) exceed the limit of ${MAX_PARAMS_PER_BATCH} per request`);
+  return count;
+}
 
 const RUNS = /^\/api\/v1\/runs$/;
 const RUN = (suffix = '') => new RegExp(`^/api/v1/runs/([^/]+)${suffix}$`);
@@ -181,6 +212,7 @@ export function runRoutes(c: CoordinatorApi): Route[] {
       response: CreatedRunSchema,
       async handle({ req }) {
         const body = parseWith(ExternalRunSchema, await readJson(req), 'external run');
+        boundedParams(body.params, 'external run');
         const exp = await c.store.ensureExperiment(body.experiment);
         const created = await c.store.createRun({
           experimentId: exp.id,
@@ -267,7 +299,10 @@ export function runRoutes(c: CoordinatorApi): Route[] {
       response: LogResultSchema,
       async handle({ req, params }) {
         const run = await requireRun(c.store, params[0]);
-        const body = parseWith(LogBatchSchema, await readJson(req), 'log batch');
+        const raw = await readJson(req);
+        rejectNonFiniteMetrics(raw);
+        const body = parseWith(LogBatchSchema, raw, 'log batch');
+        boundedParams(body.params, 'log batch');
         if (Object.keys(body.params).length > 0) await c.store.logParams(run.id, body.params);
         if (body.metrics.length > 0) {
           await c.store.logMetrics(

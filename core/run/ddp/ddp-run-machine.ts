@@ -16,7 +16,18 @@ export interface RunMachineOptions {
   minWorkers: number;
   evalEvery: number;
   checkpointEvery: number;
+  /** Samples per update whatever the fleet size; null/absent: batchSizePerWorker x members. */
+  globalBatchSize?: number | null;
+  /** `throughput` (default): slices proportional to each worker's measured samples/s; `equal`: even slices. */
+  sliceBalance?: 'throughput' | 'equal';
+  /** Fail after this many consecutive rounds with no accepted result (default 25). */
+  maxFailedRounds?: number;
 }
+
+/** A worker whose share of the batch would be below this many samples sits the round out as a spare. */
+const SPARE_BELOW_SAMPLES = 0.5;
+/** Smoothing of the per-worker samples/s estimate (weight of the newest observation). */
+const RATE_SMOOTHING = 0.3;
 
 /** The DDP machine's checkpoint state: updates applied and where the sampler stands. */
 export interface DdpMachineSnapshot extends MachineSnapshot {
@@ -59,6 +70,11 @@ export class DdpRunMachine implements RunMachine {
   private readonly members: string[] = [];
   private round: Round | null = null;
   private pauseRequested = false;
+  /** Smoothed samples/s of each worker, from the shell's elapsed time of its results. */
+  private readonly rates = new Map<string, number>();
+  private readonly spares = new Set<string>();
+  private failedRounds = 0;
+  private lastRejection = '';
   private stopRequest: { reason: StopReason; detail?: string } | null = null;
 
   constructor(
@@ -118,6 +134,8 @@ export class DdpRunMachine implements RunMachine {
       case 'workerLeft': {
         const i = this.members.indexOf(event.workerId);
         if (i >= 0) this.members.splice(i, 1);
+        this.rates.delete(event.workerId);
+        this.spares.delete(event.workerId);
         this.failSlice(event.workerId, fx, 'slice_reassigned', `worker left: ${event.reason}`);
         this.maybeCloseRound(fx);
         break;
@@ -127,12 +145,18 @@ export class DdpRunMachine implements RunMachine {
         if (!r || this.phase !== 'collecting' || r.step !== event.step || !r.slices.has(event.workerId)) break;
         if (r.done.has(event.workerId)) break;
         r.done.set(event.workerId, { sampleCount: event.sampleCount, loss: event.loss, accuracy: event.accuracy });
+        if (event.elapsedMs !== undefined && event.elapsedMs > 0 && event.sampleCount > 0) {
+          const rate = event.sampleCount / (event.elapsedMs / 1000);
+          const prev = this.rates.get(event.workerId);
+          this.rates.set(event.workerId, prev === undefined ? rate : prev + RATE_SMOOTHING * (rate - prev));
+        }
         this.maybeCloseRound(fx);
         break;
       }
       case 'resultRejected': {
         const r = this.round;
         if (!r || this.phase !== 'collecting' || r.step !== event.step) break;
+        this.lastRejection = `${event.code}: ${event.reason}`;
         this.failSlice(event.workerId, fx, 'slice_reassigned', `update rejected: ${event.code}: ${event.reason}`);
         this.maybeCloseRound(fx);
         break;
@@ -154,6 +178,7 @@ export class DdpRunMachine implements RunMachine {
         if (this.phase !== 'applying' || !this.round || this.round.step !== event.step) break;
         this.round = null;
         this.stepCount += 1;
+        this.failedRounds = 0;
         this.phase = 'waiting';
         const s = this.stepCount;
         const last = s >= this.opts.totalUpdates;
@@ -255,11 +280,15 @@ export class DdpRunMachine implements RunMachine {
     // min_workers gates only the first round of this session; later the run goes on with whoever is left.
     if (this.members.length === 0 || (!this.begun && this.members.length < this.opts.minWorkers)) return;
     this.begun = true;
-    const { epoch, indices } = this.sampler.nextBatch(this.opts.batchSizePerWorker * this.members.length);
-    const workers = this.members.slice(0, Math.min(this.members.length, indices.length));
-    const parts = splitBatch(indices, workers.length);
+    const batch = this.opts.globalBatchSize ?? this.opts.batchSizePerWorker * this.members.length;
+    const { epoch, indices } = this.sampler.nextBatch(batch);
+    const { workers, weights } = this.sliceWeights(indices.length, fx);
+    const parts = splitBatch(indices, workers.length, weights);
     const slices = new Map<string, number[]>();
-    workers.forEach((w, i) => slices.set(w, parts[i] ?? []));
+    workers.forEach((w, i) => {
+      const part = parts[i] ?? [];
+      if (part.length > 0) slices.set(w, part);
+    });
     this.round = { step: this.stepCount, epoch, slices, done: new Map() };
     this.phase = 'collecting';
     fx.push({
@@ -267,9 +296,45 @@ export class DdpRunMachine implements RunMachine {
       step: this.stepCount,
       epoch,
       paramsVersion: this.stepCount,
-      assignments: workers.map((w) => ({ workerId: w, indices: slices.get(w) ?? [] })),
+      assignments: [...slices].map(([workerId, slice]) => ({ workerId, indices: slice })),
     });
     fx.push({ type: 'armDeadline', step: this.stepCount });
+  }
+
+  /**
+   * Who takes part in the next round and with what weight: equal weights, or (throughput) each
+   * worker's smoothed samples/s, an unmeasured worker counting as the fleet's mean. A worker whose
+   * share would be under half a sample is a spare this round (an Event when that changes); the
+   * fastest always takes part.
+   */
+  private sliceWeights(batch: number, fx: RunEffect[]): { workers: string[]; weights: number[] | undefined } {
+    const members = this.members.slice(0, Math.min(this.members.length, batch));
+    if (this.opts.sliceBalance === 'equal' || members.length < 2) return { workers: members, weights: undefined };
+    const known = members.map((w) => this.rates.get(w)).filter((r): r is number => r !== undefined);
+    if (known.length === 0) return { workers: members, weights: undefined };
+    const mean = known.reduce((a, r) => a + r, 0) / known.length;
+    const rate = (w: string) => this.rates.get(w) ?? mean;
+    const total = members.reduce((a, w) => a + rate(w), 0);
+    const fastest = Math.max(...members.map(rate));
+    const workers = members.filter((w) => rate(w) === fastest || (batch * rate(w)) / total >= SPARE_BELOW_SAMPLES);
+    for (const w of members) {
+      const spare = !workers.includes(w);
+      if (spare === this.spares.has(w)) continue;
+      if (spare) this.spares.add(w);
+      else this.spares.delete(w);
+      fx.push({
+        type: 'record',
+        kind: spare ? 'worker_spare' : 'worker_unspared',
+        workerId: w,
+        detail: { step: this.stepCount, samplesPerSec: rate(w), fastestSamplesPerSec: fastest, reason: spare ? 'too slow for a share of the global batch; kept as a spare' : 'fast enough for a share again' },
+      });
+    }
+    return { workers, weights: workers.map(rate) };
+  }
+
+  /** Workers sitting out rounds because they are far slower than the rest. */
+  get spareWorkers(): readonly string[] {
+    return [...this.spares];
   }
 
   private maybeCloseRound(fx: RunEffect[]): void {
@@ -277,9 +342,22 @@ export class DdpRunMachine implements RunMachine {
     if (!r || this.phase !== 'collecting') return;
     if (r.done.size < r.slices.size) return;
     if (r.done.size === 0) {
-      // Every slice failed: nothing to apply; the samples were given back. Try again with whoever is left.
+      // Every slice failed: nothing to apply; the samples were given back. Try again with whoever is left,
+      // unless round after round has failed: then nothing will change by itself.
       this.round = null;
       this.phase = 'waiting';
+      this.failedRounds += 1;
+      const limit = this.opts.maxFailedRounds ?? 25;
+      if (this.failedRounds >= limit && !this.stopRequest) {
+        const last = this.lastRejection ? `; the last rejection: ${this.lastRejection}` : '';
+        this.finish(
+          fx,
+          'failed',
+          `no update accepted in ${this.failedRounds} consecutive rounds at step ${this.stepCount}${last}. ` +
+            'Check the workers (backends, versions), lower the learning rate or enable max_grad_norm, or raise max_update_norm if real gradients are that large',
+        );
+        return;
+      }
       if (this.stopRequest) this.finishStopped(fx);
       else this.maybeStartRound(fx);
       return;

@@ -17,6 +17,7 @@ import type { NextRequestHandler } from '../../../coordinator/http/next-handler.
 import { Coordinator } from '../../../coordinator/coordinator.ts';
 import { spawnLocalWorker, stopLocalWorkers } from '../../../coordinator/local-workers.ts';
 import { StatusSchema } from '../../../core/api/status.ts';
+import { SECURITY_HEADERS } from '../../../coordinator/http/request-guard.ts';
 import { validateRunConfig } from '../../../core/config/run-config.ts';
 import { openDatabase, type Database } from '../../../prisma/db.ts';
 import { ensureContributeBuild } from '../../e2e/support/browser-harness.ts';
@@ -77,6 +78,15 @@ describe('Next.js served from our own http server next to socket.io', () => {
     expect(html).toContain('<title>crowdtrain</title>');
     expect(html).toMatch(/<h1[^>]*>crowdtrain<\/h1>/);
     expect(html).toContain('Connecting to the coordinator');
+  });
+
+  it('sends the security headers (next.config.js headers()) on pages and assets, the same as the API sends', async () => {
+    const html = await (await fetch(`${baseUrl}/`)).text();
+    const cssPath = /href="(\/_next\/static\/[^"]+\.css)"/.exec(html)?.[1] ?? '/no-such-asset';
+    for (const pathname of ['/', '/contribute', '/runs', cssPath]) {
+      const response = await fetch(`${baseUrl}${pathname}`);
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) expect(response.headers.get(name), `${name} on ${pathname}`).toBe(value);
+    }
   });
 
   it('serves the compiled Tailwind stylesheet the page links to', async () => {
@@ -169,6 +179,7 @@ describe('Next.js served from our own http server next to socket.io', () => {
     it('serves the dashboard page through Next and the real GET /api/v1/status, which the dashboard\'s StatusSchema parses', async () => {
       const page = await fetch(`${coordinator.url}/`);
       expect(page.status).toBe(200);
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) expect(page.headers.get(name), name).toBe(value);
       expect(await page.text()).toContain('<title>crowdtrain</title>');
 
       const response = await fetch(`${coordinator.url}/api/v1/status`);

@@ -31,6 +31,7 @@ export const STATUS_FIXTURE: Status = {
     command: 'npm run worker -- --url http://127.0.0.1:3000 --token fixture-token',
     url: 'http://127.0.0.1:3000',
     contributePath: '/contribute?token=fixture-token',
+    tokenHint: null,
   },
   modes: [{ name: 'ddp', summary: 'synchronous data parallel' }],
 };

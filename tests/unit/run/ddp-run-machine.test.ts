@@ -227,3 +227,82 @@ describe('DdpRunMachine pause', () => {
     expect(stop.map((e) => e.type)).toEqual(['checkpoint', 'finished']);
   });
 });
+
+describe('DdpRunMachine: slices by throughput, a fixed global batch, and a run that cannot progress', () => {
+  /** Answers every slice of the round in `fx`, each worker taking `msPerSample[w]` per sample; returns the next effects. */
+  function answerTimed(m: DdpRunMachine, fx: RunEffect[], msPerSample: Record<string, number>): { next: RunEffect[]; sizes: Record<string, number> } {
+    const next: RunEffect[] = [];
+    const sizes: Record<string, number> = {};
+    for (const a of assigns(fx)) {
+      for (const s of a.assignments) {
+        sizes[s.workerId] = s.indices.length;
+        const more = m.dispatch({ type: 'resultAccepted', workerId: s.workerId, step: a.step, sampleCount: s.indices.length, loss: 1, accuracy: 0, elapsedMs: s.indices.length * (msPerSample[s.workerId] ?? 1) });
+        const apply = more.find((e) => e.type === 'applyUpdate');
+        next.push(...more.filter((e) => e.type !== 'applyUpdate'));
+        if (apply) next.push(...m.dispatch({ type: 'updateApplied', step: apply.step }));
+      }
+    }
+    return { next, sizes };
+  }
+
+  it('sizes slices by measured samples/s so fast and slow finish together; the global batch stays fixed', () => {
+    const m = new DdpRunMachine({ ...base, datasetSize: 6000, globalBatchSize: 60 });
+    m.dispatch({ type: 'start' });
+    let fx = m.dispatch({ type: 'workerReady', workerId: 'fast' });
+    fx.push(...m.dispatch({ type: 'workerReady', workerId: 'slow' }));
+    // Round 0 started with 'fast' alone (it was ready first): the whole global batch.
+    let round = answerTimed(m, fx, { fast: 1, slow: 4 });
+    expect(round.sizes).toEqual({ fast: 60 });
+    // Round 1: both, unmeasured 'slow' counts as the mean: even split.
+    round = answerTimed(m, round.next, { fast: 1, slow: 4 });
+    expect(round.sizes).toEqual({ fast: 30, slow: 30 });
+    // From then on the slices follow the speeds (4:1), converging as the estimate smooths.
+    for (let i = 0; i < 12; i++) round = answerTimed(m, round.next, { fast: 1, slow: 4 });
+    expect(round.sizes.fast! + round.sizes.slow!).toBe(60);
+    expect(round.sizes.fast).toBeGreaterThanOrEqual(46);
+    expect(round.sizes.fast).toBeLessThanOrEqual(50);
+    fx = round.next;
+    expect(assigns(fx)[0]?.assignments.reduce((a, s) => a + s.indices.length, 0)).toBe(60);
+  });
+
+  it('a worker far slower than the rest becomes a spare (an Event), never pacing the round; equal balance ignores speed', () => {
+    const m = new DdpRunMachine({ ...base, datasetSize: 6000, globalBatchSize: 16 });
+    m.dispatch({ type: 'start' });
+    const fx = m.dispatch({ type: 'workerReady', workerId: 'gpu' });
+    fx.push(...m.dispatch({ type: 'workerReady', workerId: 'tab' }));
+    let round = answerTimed(m, fx, { gpu: 1, tab: 400 });
+    let spareEvent: RunEffect | undefined;
+    for (let i = 0; i < 10 && !spareEvent; i++) {
+      round = answerTimed(m, round.next, { gpu: 1, tab: 400 });
+      spareEvent = round.next.find((e) => e.type === 'record' && e.kind === 'worker_spare');
+    }
+    expect(spareEvent).toMatchObject({ workerId: 'tab' });
+    expect(m.spareWorkers).toEqual(['tab']);
+    expect(assigns(round.next)[0]?.assignments.map((a) => a.workerId)).toEqual(['gpu']);
+
+    const eq = new DdpRunMachine({ ...base, datasetSize: 6000, sliceBalance: 'equal' });
+    eq.dispatch({ type: 'start' });
+    const efx = eq.dispatch({ type: 'workerReady', workerId: 'gpu' });
+    efx.push(...eq.dispatch({ type: 'workerReady', workerId: 'tab' }));
+    let er = answerTimed(eq, efx, { gpu: 1, tab: 400 });
+    for (let i = 0; i < 5; i++) er = answerTimed(eq, er.next, { gpu: 1, tab: 400 });
+    expect(er.sizes).toEqual({ gpu: 8, tab: 8 });
+  });
+
+  it('fails the run after max_failed_rounds rounds in which nothing was accepted, naming the last rejection', () => {
+    const m = new DdpRunMachine({ ...base, maxFailedRounds: 3 });
+    m.dispatch({ type: 'start' });
+    let fx = m.dispatch({ type: 'workerReady', workerId: 'a' });
+    const all: RunEffect[] = [];
+    for (let i = 0; i < 5; i++) {
+      const a = assigns(fx)[0];
+      if (!a) break;
+      fx = m.dispatch({ type: 'resultRejected', workerId: 'a', step: a.step, code: 'NORM_TOO_LARGE', reason: 'update norm 3e9 exceeds max_norm 1000000' });
+      all.push(...fx);
+    }
+    const end = all.find((e) => e.type === 'finished');
+    expect(end).toMatchObject({ status: 'failed', step: 0 });
+    expect(end && end.type === 'finished' ? end.reason : '').toMatch(/no update accepted in 3 consecutive rounds at step 0; the last rejection: NORM_TOO_LARGE: update norm 3e9/);
+    expect(m.currentPhase).toBe('finished');
+  });
+});
