@@ -23,7 +23,7 @@ const WORKERS = 3;
 const UPDATES = 12;
 
 function config(compression: GradientCompression): RunConfigInput {
-  return syntheticConfig({ total_updates: UPDATES, gradient_compression: compression, optimizer: { name: 'sgd', lr: 0.1, momentum: 0.9 } });
+  return syntheticConfig({ total_updates: UPDATES, gradient_compression: compression, optimizer: { name: 'sgd', lr: 0.1, momentum: 0.9 }, slice_balance: 'equal' });
 }
 
 function l2Distance(a: Float32Array, b: Float32Array): number {
