@@ -84,8 +84,8 @@ describe('a flood from a member (issue 15, item 2)', () => {
       `member flood: quiet ${quiet.toFixed(1)} updates/s, during flood ${flooded.toFixed(1)} updates/s (${((100 * flooded) / quiet).toFixed(0)}%); ` +
         `Event rows +${after.all - before.all} (step_declined +${after.declined - before.declined}); flooder: ${gone.type} ${JSON.stringify(gone)}; notices ${errors.length}`,
     );
-    // On PostgreSQL this does not hold yet (measured: 97 quiet vs 1.5 updates/s during the flood; the
-    // rows stay bounded and the flooder is still cut off): an open problem recorded in
+    // On PostgreSQL this does not hold reliably yet (one full-suite run: 97 quiet vs 1.5 updates/s during
+    // the flood, 136% when run alone; the rows stay bounded and the flooder is still cut off): an open problem recorded in
     // docs/reliability.md, so the rate bound is asserted on SQLite only.
     if (process.env.CROWDTRAIN_TEST_DB !== 'postgres') expect(flooded).toBeGreaterThanOrEqual(0.8 * quiet);
     // Coalesced: at most two step_declined rows per window from the flooder, plus its join/leave rows.
