@@ -3,38 +3,23 @@
 // skips its own type check to stay fast.
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import SHARED_SECURITY_HEADERS from './core/http/security-headers.json' with { type: 'json' };
 
 const root = dirname(fileURLToPath(import.meta.url));
 
 /**
- * The security headers of every page and asset — the same as coordinator/http/request-guard.ts
- * sends on API responses (tests/integration/next checks that they agree). The /contribute tab
- * compiles WebAssembly ('wasm-unsafe-eval') and may start blob: workers (threaded WASM); Next's
- * inline bootstrap scripts need 'unsafe-inline'; the QR code is a data: image; everything else
- * comes from, and connects only to, this origin ('self' covers same-origin ws:/wss:).
- * `next dev` also needs 'unsafe-eval' (React Refresh); production builds never get it.
+ * The security headers of every page and asset: the one list in core/http/security-headers.json,
+ * which coordinator/http/request-guard.ts sends on API responses (tests/integration/next checks
+ * that they agree; request-guard.ts says why each source is allowed). `next dev` also needs
+ * 'unsafe-eval' in script-src (React Refresh); production builds never get it.
  * @param {boolean} dev
+ * @returns {{ key: string, value: string }[]}
  */
 function securityHeaders(dev) {
-  const csp = [
-    "default-src 'self'",
-    `script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'${dev ? " 'unsafe-eval'" : ''}`,
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data: blob:",
-    "font-src 'self' data:",
-    "connect-src 'self'",
-    "worker-src 'self' blob:",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-  ].join('; ');
-  return [
-    { key: 'Content-Security-Policy', value: csp },
-    { key: 'X-Frame-Options', value: 'DENY' },
-    { key: 'X-Content-Type-Options', value: 'nosniff' },
-    { key: 'Referrer-Policy', value: 'no-referrer' },
-  ];
+  const csp = SHARED_SECURITY_HEADERS.contentSecurityPolicy
+    .map((directive) => (dev && directive.startsWith('script-src ') ? `${directive} 'unsafe-eval'` : directive))
+    .join('; ');
+  return [{ key: 'Content-Security-Policy', value: csp }, ...Object.entries(SHARED_SECURITY_HEADERS.headers).map(([key, value]) => ({ key, value }))];
 }
 
 /**

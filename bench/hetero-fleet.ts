@@ -8,10 +8,10 @@
  */
 import type { BenchResult } from './bench-result.ts';
 import { validateRunConfig } from '../core/config/run-config.ts';
-import { WORKER_TASKS, type WorkerTask } from '../core/worker/tasks/index.ts';
 import type { AppliedUpdate } from '../coordinator/run/run-session.ts';
 import { startTestCoordinator, syntheticConfig, waitForWorkers } from '../tests/integration/support/harness.ts';
 import { joinTestWorker, type TestWorker } from '../tests/integration/support/test-worker.ts';
+import { slowedTasks } from '../tests/integration/support/slowed-tasks.ts';
 
 const GLOBAL_BATCH = 128;
 const UPDATES = 30;
@@ -20,26 +20,12 @@ const WARMUP = 8;
 const FAST_MS_PER_SAMPLE = 1;
 const SLOW_MS_PER_SAMPLE = 8;
 
-function slowed(msPerSample: number): Record<string, WorkerTask> {
-  const gradient = WORKER_TASKS.gradient as WorkerTask;
-  return {
-    ...WORKER_TASKS,
-    gradient: {
-      options: gradient.options,
-      async run(ctx) {
-        await new Promise((resolve) => setTimeout(resolve, msPerSample * ctx.indices.length));
-        return gradient.run(ctx);
-      },
-    },
-  };
-}
-
 /** Trains `UPDATES` updates with the given workers; samples/s over the updates after the warm-up, and the slow worker's mean share. */
 async function measure(speeds: number[], balance: 'throughput' | 'equal'): Promise<{ samplesPerSec: number; slowShare: number | null }> {
   const t = await startTestCoordinator();
   const workers: TestWorker[] = [];
   try {
-    for (const [i, ms] of speeds.entries()) workers.push(await joinTestWorker({ url: t.coordinator.url, token: t.token, name: `w${i}`, tasks: slowed(ms) }));
+    for (const [i, ms] of speeds.entries()) workers.push(await joinTestWorker({ url: t.coordinator.url, token: t.token, name: `w${i}`, tasks: slowedTasks(ms) }));
     await waitForWorkers(t.coordinator, speeds.length);
     const applied: { at: number; u: AppliedUpdate }[] = [];
     t.coordinator.events.on('update', (u) => applied.push({ at: performance.now(), u }));

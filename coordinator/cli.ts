@@ -7,13 +7,18 @@ import { parseRunConfig, type RunConfig } from '../core/config/run-config.ts';
 import { CrowdtrainError } from '../core/protocol/errors.ts';
 import { openDatabase, defaultDatabaseUrl } from '../prisma/db.ts';
 import { Coordinator } from './coordinator.ts';
-import type { RunProgress } from './run/run-session.ts';
+import { ProgressBoard, formatProgress } from './progress-board.ts';
 import { readCoordinatorEnv, defaultDataDir } from './env.ts';
 import { loadOrCreateWorkerToken } from './worker-token.ts';
 import { loadOrCreateAdminToken } from './http/admin-auth.ts';
 import { spawnLocalWorker, stopLocalWorkers } from './local-workers.ts';
 import { MODE_NAMES } from '../core/run/modes.ts';
 import { joinBanner } from './join-banner.ts';
+import { submitRun } from './submit-run.ts';
+import { parseSweepConfig, type SweepConfig } from '../core/sweep/sweep-config.ts';
+import { runTrackedSweep } from './sweep/run-sweep.ts';
+import { coordinatorTrialBackend } from './sweep/coordinator-trial-backend.ts';
+import { installNodeDatasetFiles } from '../worker-node/node-dataset-files.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_CONFIG = path.join(root, 'configs', 'mnist-cnn.yaml');
@@ -50,20 +55,15 @@ interface StartOptions {
   run: boolean;
   publicJoin: boolean;
   allowedHosts?: string[];
+  maxActiveRuns?: number;
+  resultMemoryMb?: number;
+  sweep?: string;
 }
 
 /** Formats the live progress line. */
-export function formatProgress(p: RunProgress): string {
-  const pct = ((100 * p.step) / p.totalUpdates).toFixed(0);
-  const f = (v: number | null, d = 4) => (v === null ? '-' : v.toFixed(d));
-  return (
-    `step ${p.step}/${p.totalUpdates} (${pct}%) epoch ${p.epoch} loss ${f(p.trainLoss)} ` +
-    `acc ${p.evalAccuracy === null ? '-' : (100 * p.evalAccuracy).toFixed(2) + '%'} ` +
-    `lr ${p.lr === null ? '-' : p.lr.toExponential(2)} ${f(p.samplesPerSec, 0)} samples/s workers ${p.activeWorkers}`
-  );
-}
-
 async function start(opts: StartOptions): Promise<void> {
+  // csv data sets are read from this machine's files (paths relative to the working directory).
+  installNodeDatasetFiles();
   const env = readCoordinatorEnv();
   const dataDir = path.resolve(opts.dataDir ?? env.CROWDTRAIN_DATA_DIR ?? defaultDataDir());
   const port = opts.port ?? env.PORT ?? 3000;
@@ -72,7 +72,18 @@ async function start(opts: StartOptions): Promise<void> {
   const say = (line: string) => process.stdout.write(`${line}\n`);
 
   let config: RunConfig | null = null;
-  if (opts.run && !opts.resume) {
+  let sweep: SweepConfig | null = null;
+  if (opts.sweep) {
+    if (opts.resume || opts.config) throw new CrowdtrainError('INVALID_CONFIG', '--sweep runs its own trials: it cannot be combined with --config or --resume');
+    const file = path.resolve(opts.sweep);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new CrowdtrainError('INVALID_CONFIG', `cannot read sweep config ${file}: ${(err as Error).message}`);
+    }
+    sweep = parseSweepConfig(text, file);
+  } else if (opts.run && !opts.resume) {
     const file = path.resolve(opts.config ?? DEFAULT_CONFIG);
     let text: string;
     try {
@@ -99,6 +110,8 @@ async function start(opts: StartOptions): Promise<void> {
   }
 
   let lastPrint = 0;
+  const board = new ProgressBoard();
+  let session: Awaited<ReturnType<Coordinator['startRun']>> | null = null;
   const tty = process.stdout.isTTY;
   const coordinator = await Coordinator.start({
     port,
@@ -109,12 +122,19 @@ async function start(opts: StartOptions): Promise<void> {
     adminToken: admin.token,
     publicJoin: opts.publicJoin,
     allowedHosts: opts.allowedHosts,
+    maxActiveRuns: opts.maxActiveRuns,
+    resultMemoryBytes: opts.resultMemoryMb === undefined ? undefined : opts.resultMemoryMb * 1024 * 1024,
     fallbackHandler: next ? (req, res) => next.handle(req, res) : undefined,
     onRunProgress: (p) => {
+      // The live line follows the run this process started (others are on the dashboard);
+      // with no run of its own (submitted runs, sweep trials) it shows every running run.
+      if (session && p.runId !== session.runId) return;
+      board.update(p);
       const now = Date.now();
       if (p.status === 'running' && now - lastPrint < (tty ? 250 : 5000)) return;
       lastPrint = now;
-      const line = formatProgress(p);
+      // A run that just ended has left the board: its last line is its own.
+      const line = board.size === 0 || p.status !== 'running' ? formatProgress(p) : board.line(tty ? process.stdout.columns || 120 : Infinity);
       if (tty) process.stdout.write(`\r\x1b[2K${line}`);
       else say(line);
     },
@@ -143,11 +163,12 @@ async function start(opts: StartOptions): Promise<void> {
     shuttingDown = true;
     if (tty) process.stdout.write('\n');
     say(`shutting down (${why})...`);
-    const run = coordinator.activeRun;
-    if (run) {
-      const o = await run.stop('signal', why);
-      say(`run ${run.runId} ${o.status} at step ${o.step}; checkpoint saved. Resume with: npm start -- --resume ${run.runId}`);
-    }
+    await Promise.all(
+      coordinator.activeRuns().map(async (run) => {
+        const o = await run.stop('signal', why);
+        say(`run ${run.runId} ${o.status} at step ${o.step}; checkpoint saved. Resume with: npm start -- --resume ${run.runId}`);
+      }),
+    );
     await stopLocalWorkers(children);
     await coordinator.close();
     await next?.close();
@@ -157,7 +178,7 @@ async function start(opts: StartOptions): Promise<void> {
   process.on('SIGINT', () => void shutdown(130, 'SIGINT'));
   process.on('SIGTERM', () => void shutdown(143, 'SIGTERM'));
 
-  const session = opts.resume
+  session = opts.resume
     ? await coordinator.resumeRun(opts.resume, opts.resumeFrom, {
         onSkipped: (skipped) => {
           for (const s of skipped) say(`skipped the checkpoint at step ${s.step}: ${s.reason}`);
@@ -175,6 +196,19 @@ async function start(opts: StartOptions): Promise<void> {
     );
   }
   if (opts.localWorkers > 0) say(`spawned ${opts.localWorkers} local worker(s) (backend ${opts.workerBackend})`);
+
+  if (sweep) {
+    say(`sweep ${sweep.name}: ${sweep.trials} trials, ${sweep.max_concurrent} at once, searcher ${sweep.searcher.type}, scheduler ${sweep.scheduler.type}, ${sweep.mode} ${sweep.metric}`);
+    const result = await runTrackedSweep(db, sweep, coordinatorTrialBackend(coordinator), (trial) =>
+      say(`trial ${trial.index} started as run ${trial.runId}: ${JSON.stringify(trial.params)}`),
+    );
+    for (const tr of result.trials) {
+      say(`  trial ${tr.index} ${tr.status}${tr.stoppedAt !== null ? ` at step ${tr.stoppedAt}` : ''}: best ${sweep.metric} ${tr.bestValue ?? '-'} (${JSON.stringify(tr.params)})`);
+    }
+    say(result.best ? `sweep ${result.sweepId} done: best trial ${result.best.index} (run ${result.best.runId}), ${sweep.metric} ${result.best.bestValue}` : `sweep ${result.sweepId} done: no trial reported ${sweep.metric}`);
+    if (opts.exitWhenDone) await shutdown(0, 'sweep done');
+    else say(`dashboard still serving at ${coordinator.url}/ — Ctrl-C to exit`);
+  }
 
   if (session) {
     const outcome = await session.done;
@@ -220,6 +254,7 @@ program
       }),
   )
   .option('--resume <runId>', 'continue a stopped or interrupted run exactly from its checkpoint')
+  .option('--sweep <file>', 'run a hyperparameter sweep (YAML/JSON, docs/sweeps.md): its trials train as runs on the fleet')
   .addOption(new Option('--resume-from <which>', 'checkpoint to resume from: latest|best|STEP').default('latest').argParser(checkpointWhich))
   .option('--no-dashboard', 'do not serve the Next.js dashboard (API and Socket.io only)')
   .option('--no-run', 'start no run (serve the fleet and dashboard only)')
@@ -230,8 +265,39 @@ program
       (v: string) => v.split(',').map((h) => h.trim()).filter((h) => h !== ''),
     ),
   )
+  .addOption(
+    new Option('--max-active-runs <n>', 'runs that may train at once on this coordinator (default 16); more are refused with RUN_CONFLICT').argParser(intArg('--max-active-runs', 1, 1000)),
+  )
+  .addOption(
+    new Option('--result-memory-mb <n>', "memory for one round's results per run (2048; at most 4096): caps how many workers a run takes at once").argParser(
+      intArg('--result-memory-mb', 1, 4096),
+    ),
+  )
   .action(async (o: StartOptions) => {
     await start(o);
+  });
+
+program
+  .command('submit <config>')
+  .description('start a run on a coordinator that is already serving, beside the runs it trains (POST /api/v1/runs with the admin token)')
+  .option('--url <url>', 'coordinator URL', 'http://127.0.0.1:3000')
+  .option('--admin-token <token>', 'admin token (env CROWDTRAIN_ADMIN_TOKEN; default: <data-dir>/admin-token)')
+  .option('--data-dir <dir>', 'where to read admin-token from (env CROWDTRAIN_DATA_DIR; default ./data)')
+  .action(async (config: string, o: { url: string; adminToken?: string; dataDir?: string }) => {
+    const env = readCoordinatorEnv();
+    let url: URL;
+    try {
+      url = new URL(o.url);
+    } catch {
+      throw new InvalidArgumentError(`--url "${o.url}" is not a URL; expected e.g. http://127.0.0.1:3000`);
+    }
+    const run = await submitRun({
+      config,
+      url: url.origin,
+      adminToken: o.adminToken ?? env.CROWDTRAIN_ADMIN_TOKEN,
+      dataDir: path.resolve(o.dataDir ?? env.CROWDTRAIN_DATA_DIR ?? defaultDataDir()),
+    });
+    process.stdout.write(`started run ${run.runId} (${run.name}): ${run.pageUrl}\n`);
   });
 
 program.parseAsync().catch((err: unknown) => {

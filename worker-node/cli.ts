@@ -10,6 +10,7 @@ import type { ModelSpec } from '../core/models/model-spec.ts';
 import { CrowdtrainError } from '../core/protocol/errors.ts';
 import { BACKEND_REQUESTS, parseBackendRequest, selectBackend, type BackendRequest } from './backend/select-backend.ts';
 import { connectWorkerSocket } from './connect-socket.ts';
+import { installNodeDatasetFiles } from './node-dataset-files.ts';
 
 const debug = createDebug('crowdtrain:worker');
 
@@ -20,6 +21,7 @@ interface WorkerCliOptions {
   name?: string;
   quiet: boolean;
   exitAfterRun: boolean;
+  run?: string;
 }
 
 function parseUrl(value: string): string {
@@ -31,6 +33,12 @@ function parseUrl(value: string): string {
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError(`URL scheme must be http or https, got ${u.protocol}`);
   return u.origin;
+}
+
+function parseRunId(value: string): string {
+  // The protocol's id rule (core/protocol/messages.ts): the hello is refused otherwise.
+  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(value)) throw new InvalidArgumentError(`--run must be a run id (letters, digits, _ . : -), got "${value}"`);
+  return value;
 }
 
 function parseBackend(value: string): BackendRequest {
@@ -52,10 +60,13 @@ const program = new Command()
   .option('--name <name>', 'name shown in the dashboard', `${os.hostname()}-${process.pid}`)
   .option('--quiet', 'no progress output', false)
   .option('--exit-after-run', 'exit when the run this worker trained ends', false)
+  .addOption(new Option('--run <id>', 'serve only this run (pinned); idle while it is not active').env('CROWDTRAIN_RUN').argParser(parseRunId))
   .showHelpAfterError();
 
 async function main(): Promise<void> {
   program.parse();
+  // csv data sets are read from this machine's files, at the run config's paths.
+  installNodeDatasetFiles();
   const opts = program.opts<WorkerCliOptions>();
   if (!opts.token) {
     program.error('error: --token is required (or set CROWDTRAIN_TOKEN); the coordinator prints it at start');
@@ -95,6 +106,7 @@ async function main(): Promise<void> {
       kind: 'node',
       backend: tf.getBackend(),
       name: opts.name,
+      ...(opts.run ? { pinRun: opts.run } : {}),
       userAgent: `node/${process.versions.node} ${process.platform}-${process.arch}`,
       deviceInfo: {
         hostname: os.hostname(),
@@ -116,6 +128,7 @@ async function main(): Promise<void> {
             `${p.samplesPerSec.toFixed(1)} samples/s, ${p.stepsDone} steps, ${(p.bytesSent / 1e6).toFixed(1)} MB sent`,
         );
       },
+      onRunReleased: (runId, reason) => out(`released from run ${runId}: ${reason}; waiting for the next run`),
       onRunEnd: (runId, status, reason) => {
         out(`run ${runId} ${status}: ${reason}`);
         if (opts.exitAfterRun) shutdown(0, 'run ended');

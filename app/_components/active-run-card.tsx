@@ -11,18 +11,21 @@ function Metric({ label, value }: { label: string; value: string }) {
   );
 }
 
-/** The active run: identity, progress bar over step/totalUpdates, and its latest metrics. */
-export function ActiveRunCard({ run }: { run: StatusRun }) {
+/** An active run: identity, placement (priority, workers serving it against its min/max), progress bar over step/totalUpdates, and its latest metrics. */
+export function ActiveRunCard({ run, workers }: { run: StatusRun; workers: number }) {
   const fraction = progressFraction(run.step, run.totalUpdates);
   return (
-    <section aria-labelledby="active-run" className="rounded-xl border border-slate-200 bg-white p-5 shadow-sm">
+    <section aria-labelledby={`active-run-${run.runId}`} data-run-id={run.runId} className="rounded-xl border border-slate-200 bg-white p-5 shadow-sm">
       <div className="flex flex-wrap items-baseline justify-between gap-2">
         <div>
-          <h2 id="active-run" className="text-lg font-semibold text-slate-900">
+          <h2 id={`active-run-${run.runId}`} className="text-lg font-semibold text-slate-900">
             {run.name}
           </h2>
           <p className="text-sm text-slate-500">
             {run.experiment} · {run.mode} · started {formatDateTime(run.startedAt)}
+          </p>
+          <p className="text-sm text-slate-500" data-testid="run-placement">
+            {workers} worker{workers === 1 ? '' : 's'} (min {run.minWorkers}, max {run.maxWorkers ?? 'any'}) · priority {run.priority}
           </p>
         </div>
         <StatusBadge status={run.status} />

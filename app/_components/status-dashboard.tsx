@@ -49,7 +49,7 @@ function JoinSections({ join }: { join: StatusJoin }) {
   );
 }
 
-/** The status page: polls the coordinator every 2 s and shows the active run, its workers, recent runs and the join command. */
+/** The status page: polls the coordinator every 2 s and shows every active run, the connected workers with the run each serves, recent runs and the join command. */
 export function StatusDashboard() {
   const polled = usePolledStatus(STATUS_URL, 2000);
   const status = polled.state === 'ok' ? polled.status : polled.state === 'error' ? polled.lastStatus : null;
@@ -81,14 +81,12 @@ export function StatusDashboard() {
 
         {status ? (
           <>
-            {status.run ? (
-              <>
-                <ActiveRunCard run={status.run} />
-                <WorkersTable workers={status.run.workers} nowMs={fetchedAt} />
-              </>
+            {status.activeRuns.length > 0 ? (
+              status.activeRuns.map((run) => <ActiveRunCard key={run.runId} run={run} workers={status.workers.filter((w) => w.runId === run.runId).length} />)
             ) : (
               <NoActiveRun />
             )}
+            <WorkersTable workers={status.workers} runNames={new Map(status.activeRuns.map((r) => [r.runId, r.name]))} nowMs={fetchedAt} />
             <JoinSections join={status.join} />
             <RecentRunsTable runs={status.runs} />
           </>

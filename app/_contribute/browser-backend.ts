@@ -2,14 +2,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { CrowdtrainError } from '../../core/protocol/errors.ts';
 import type { BrowserBackendRequest } from './backend-request.ts';
+import { TFJS_WASM_PATH } from '../../core/data/dataset-route.ts';
 
 type ConcreteBrowserBackend = Exclude<BrowserBackendRequest, 'auto'>;
 
 /** The order `auto` tries backends in. */
 const AUTO_ORDER: readonly ConcreteBrowserBackend[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
 
-/** Where the coordinator serves the tfjs wasm binaries (coordinator/http/dataset-route.ts). */
-export const TFJS_WASM_PREFIX = '/api/v1/tfjs-wasm/';
 
 /** The backend a tab ended up on, what it runs on, and what `auto` passed over on the way. */
 export interface BrowserBackendChoice {
@@ -82,7 +81,7 @@ async function attemptWebGl(): Promise<Attempt> {
 async function attemptWasm(): Promise<Attempt> {
   try {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
-    wasm.setWasmPaths(new URL(TFJS_WASM_PREFIX, globalThis.location.href).href);
+    wasm.setWasmPaths(new URL(TFJS_WASM_PATH, globalThis.location.href).href);
     if (!(await tf.setBackend('wasm'))) return { ok: false, reason: "tf.setBackend('wasm') failed" };
   } catch (err) {
     return { ok: false, reason: `WASM backend setup failed: ${describeError(err)}` };

@@ -1,15 +1,10 @@
 import { decodeDataset, type Dataset } from '../../core/data/dataset.ts';
 import type { DatasetSpec } from '../../core/data/dataset-spec.ts';
 import { CrowdtrainError } from '../../core/protocol/errors.ts';
+import { datasetTrainUrl } from '../../core/data/dataset-route.ts';
 
 /** Name of the Cache API cache that holds data sets downloaded by /contribute tabs. */
 export const DATASET_CACHE_NAME = 'crowdtrain-datasets-v1';
-
-/** Canonical JSON of a spec (keys sorted); must match coordinator/http/dataset-route.ts. */
-function canonicalSpecJson(spec: DatasetSpec): string {
-  const sorted = Object.fromEntries(Object.entries(spec).sort(([a], [b]) => a.localeCompare(b)));
-  return JSON.stringify(sorted);
-}
 
 /** Where a data set came from on this load. */
 export type DatasetSource = 'memory' | 'cache' | 'network';
@@ -33,7 +28,7 @@ export class BrowserDatasetLoader {
 
   /** The URL of the binary train split of `spec`. */
   urlFor(spec: DatasetSpec): string {
-    return new URL(`/api/v1/datasets/train?spec=${encodeURIComponent(canonicalSpecJson(spec))}`, this.baseUrl).href;
+    return new URL(datasetTrainUrl(spec), this.baseUrl).href;
   }
 
   /** Loads (and caches) the train split of `spec`; the second call for the same spec is a memory hit. */

@@ -64,6 +64,8 @@ export interface BrowserWorkerOptions {
   token: string;
   backend: BrowserBackendRequest;
   name?: string;
+  /** Serve only this run (`&run=ID` in the join link). */
+  pinRun?: string;
 }
 
 /** Creates the tab's (not yet connected) worker socket to the coordinator. */
@@ -179,6 +181,7 @@ export class BrowserWorker {
         kind: 'browser',
         backend: choice?.backend ?? tf.getBackend(),
         name: this.opts.name,
+        ...(this.opts.pinRun ? { pinRun: this.opts.pinRun } : {}),
         userAgent: navigator.userAgent.slice(0, 512),
         deviceInfo: {
           adapter: choice?.adapter?.slice(0, 512) ?? null,
@@ -196,6 +199,10 @@ export class BrowserWorker {
           this.update({ state: 'loading', runId: run.runId, runName: run.name, runStatus: 'running', message: `Loading data and model for run ${run.name}…` });
         },
         onProgress: (p) => this.onProgress(p),
+        onRunReleased: (runId, reason) => {
+          this.setTraining(false);
+          this.update({ state: 'finished', runId, runStatus: 'released', message: `Moved off run ${this.runNames.get(runId) ?? runId}: ${reason}. Waiting for the next run.` });
+        },
         onRunEnd: (runId, status, reason) => {
           this.setTraining(false);
           this.update({ state: 'finished', runId, runStatus: status, message: `Run ${this.runNames.get(runId) ?? runId} ${status}: ${reason}. Waiting for the next run.` });

@@ -76,8 +76,10 @@ function useRunShare(workerId: string | null, active: boolean): number | null {
         const res = await fetch('/api/v1/status', { cache: 'no-store' });
         const parsed = StatusSchema.safeParse(await res.json());
         if (!parsed.success || cancelled) return;
-        const workers = parsed.data.run?.workers ?? [];
-        const total = workers.reduce((a, w) => a + (w.samples ?? 0), 0);
+        // This tab's run: the samples of the workers serving the same run.
+        const runId = parsed.data.workers.find((w) => w.id === workerId)?.runId ?? null;
+        const workers = runId === null ? [] : parsed.data.workers.filter((w) => w.runId === runId);
+        const total = workers.reduce((a, w) => a + w.samples, 0);
         const mine = workers.find((w) => w.id === workerId)?.samples ?? 0;
         setShare(total > 0 ? mine / total : null);
       } catch {
@@ -95,7 +97,7 @@ function useRunShare(workerId: string | null, active: boolean): number | null {
 }
 
 /**
- * The /contribute page body: reads `token`, `backend` and `name` from the join link, starts the
+ * The /contribute page body: reads `token`, `backend`, `name` and `run` (pin to one run; a malformed id is refused by the coordinator, and the page shows why) from the join link, starts the
  * tab worker (loaded client-side only, so tfjs never reaches the server bundle) and shows what it does.
  */
 export function ContributeView() {
@@ -165,7 +167,7 @@ export function ContributeView() {
     };
     void import('./browser-worker.ts').then(({ BrowserWorker }) => {
       if (cancelled) return;
-      const worker = new BrowserWorker({ url: window.location.origin, token, backend, name: params.get('name') ?? undefined });
+      const worker = new BrowserWorker({ url: window.location.origin, token, backend, name: params.get('name') ?? undefined, pinRun: params.get('run') ?? undefined });
       workerRef.current = worker;
       window.__crowdtrainContribute = {
         snapshot: () => worker.snapshot,

@@ -6,6 +6,7 @@ const LINKS = [
   ['/runs', 'Runs'],
   ['/fleet', 'Fleet'],
   ['/compare', 'Compare'],
+  ['/sweeps', 'Sweeps'],
   ['/registry', 'Registry'],
   ['/new', 'New run'],
 ] as const;

@@ -20,7 +20,7 @@ function describeDevice(info: unknown): string {
   return parts.length > 0 ? parts.join(', ') : JSON.stringify(info).slice(0, 80);
 }
 
-/** The live fleet: every connected worker (tabs and node workers) with throughput, a straggler marker, and totals. Polls the coordinator's memory (not the database) every 2 s. */
+/** The live fleet: every active run with its workers' statistics, every connected worker (tabs and node workers) with the run it serves, throughput, a straggler marker, and totals. Polls the coordinator's memory (not the database) every 2 s. */
 export function LiveFleetView() {
   const [fleet, setFleet] = useState<LiveFleet | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -43,6 +43,7 @@ export function LiveFleetView() {
     };
   }, []);
 
+  const runNames = new Map(fleet?.runs.map((r) => [r.runId, r.name]) ?? []);
   return (
     <section className="space-y-4">
       {error ? (
@@ -54,8 +55,8 @@ export function LiveFleetView() {
         <>
           <div className="grid gap-3 sm:grid-cols-4" data-testid="fleet-totals">
             {[
-              ['workers', String(fleet.totals.workers)],
-              ['run samples/s (members alone)', `${formatValue(fleet.totals.runSamplesPerSec)} (${formatValue(fleet.totals.samplesPerSec)})`],
+              ['workers (idle)', `${fleet.totals.workers} (${fleet.totals.idle})`],
+              ['active runs', String(fleet.runs.length)],
               ['samples', fleet.totals.samples.toLocaleString('en-US')],
               ['rejected updates', String(fleet.totals.rejected)],
             ].map(([label, value]) => (
@@ -65,23 +66,48 @@ export function LiveFleetView() {
               </div>
             ))}
           </div>
-          <p className="text-sm text-slate-600">
-            {fleet.activeRunId ? (
-              <>
-                Training{' '}
-                <Link className="text-blue-700 hover:underline" href={`/runs/${fleet.activeRunId}`}>
-                  run {fleet.activeRunId}
-                </Link>
-              </>
-            ) : (
-              'No active run; connected workers wait for the next one.'
-            )}
-          </p>
+          {fleet.runs.length === 0 ? (
+            <p className="text-sm text-slate-600">No active run; connected workers wait for the next one.</p>
+          ) : (
+            <div className="overflow-x-auto rounded-xl border border-slate-200 bg-white shadow-sm">
+              <table className="min-w-full text-sm" data-testid="fleet-runs">
+                <thead className="text-left text-xs uppercase tracking-wide text-slate-500">
+                  <tr>
+                    <th className="py-2 pl-4 pr-4">Run</th>
+                    <th className="py-2 pr-4">Status</th>
+                    <th className="py-2 pr-4 text-right">Priority</th>
+                    <th className="py-2 pr-4 text-right">Workers (min–max)</th>
+                    <th className="py-2 pr-4 text-right" title="what the run really trains per second, and the sum of its members' own rates">Run samples/s (members alone)</th>
+                  </tr>
+                </thead>
+                <tbody className="divide-y divide-slate-100">
+                  {fleet.runs.map((r) => (
+                    <tr key={r.runId} data-run-id={r.runId}>
+                      <td className="py-2 pl-4 pr-4 font-medium">
+                        <Link className="text-blue-700 hover:underline" href={`/runs/${r.runId}`}>
+                          {r.name}
+                        </Link>
+                      </td>
+                      <td className="py-2 pr-4">{r.status}</td>
+                      <td className="py-2 pr-4 text-right tabular-nums">{r.priority}</td>
+                      <td className="py-2 pr-4 text-right tabular-nums">
+                        {r.workers} ({r.minWorkers}–{r.maxWorkers ?? 'any'})
+                      </td>
+                      <td className="py-2 pr-4 text-right tabular-nums" data-testid="run-rate">
+                        {formatValue(r.runSamplesPerSec)} ({formatValue(r.memberSamplesPerSec)})
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
           <div className="overflow-x-auto rounded-xl border border-slate-200 bg-white shadow-sm">
             <table className="min-w-full text-sm" data-testid="fleet-table">
               <thead className="text-left text-xs uppercase tracking-wide text-slate-500">
                 <tr>
                   <th className="py-2 pl-4 pr-4">Worker</th>
+                  <th className="py-2 pr-4">Run</th>
                   <th className="py-2 pr-4">Kind</th>
                   <th className="py-2 pr-4">Backend</th>
                   <th className="py-2 pr-4">Device</th>
@@ -109,6 +135,9 @@ export function LiveFleetView() {
                           disagrees
                         </span>
                       ) : null}
+                    </td>
+                    <td className="py-2 pr-4" data-testid="worker-run">
+                      {w.runId === null ? 'idle' : (runNames.get(w.runId) ?? w.runId)}
                     </td>
                     <td className="py-2 pr-4">{w.kind === 'browser' ? 'tab' : w.kind}</td>
                     <td className="py-2 pr-4">{w.backend}</td>

@@ -19,9 +19,17 @@ export interface TrainingSessionView {
   status(): LiveRunProgress;
 }
 
-/** The active run session, as far as the routes look into it. */
+/** An active run session, as far as the routes look into it. */
 export interface ActiveRunView extends TrainingSessionView {
-  readonly config: { readonly name: string; readonly experiment: string; readonly mode: string; readonly dataset: DatasetSpec };
+  readonly config: {
+    readonly name: string;
+    readonly experiment: string;
+    readonly mode: string;
+    readonly dataset: DatasetSpec;
+    readonly priority: number;
+    readonly min_workers: number;
+    readonly max_workers: number | null;
+  };
   readonly isPaused: boolean;
 }
 
@@ -81,13 +89,17 @@ export interface CoordinatorApi {
   readonly store: ApiTrackingStore;
   /** The database the model registry lives in. */
   readonly database: Database;
-  /** The session training now, or null. */
-  readonly activeRun: ActiveRunView | null;
+  /** Every run training now, in start order. */
+  activeRuns(): readonly ActiveRunView[];
+  /** The active session of run `runId`, or null when it is not training here. */
+  activeSession(runId: string): ActiveRunView | null;
+  /** The run a connected worker serves now (null: idle). */
+  runOfWorker(workerId: string): string | null;
   /** Workers connected now. */
   workers(): readonly LiveWorkerInfo[];
   /** The training modes run configs may name. */
   readonly modes: ModeRegistry;
-  /** Creates a tracked run from a validated config and trains it; throws while another run is active. */
+  /** Creates a tracked run from a validated config and trains it beside the active ones; throws at the active-run limit. */
   startRun(config: RunConfig): Promise<TrainingSessionView>;
   /** Continues a stopped or failed run from its latest, best or given-step checkpoint. */
   resumeRun(runId: string, which: 'latest' | 'best' | number): Promise<TrainingSessionView>;

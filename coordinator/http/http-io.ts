@@ -34,6 +34,7 @@ export function statusForCode(code: ErrorCode): number {
     case 'RUN_NOT_FOUND':
       return 404;
     case 'NO_ACTIVE_RUN':
+    case 'RUN_CONFLICT':
       return 409;
     case 'INVALID_CONFIG':
     case 'INVALID_MESSAGE':

@@ -1,34 +1,22 @@
 import type http from 'node:http';
 import os from 'node:os';
+import SHARED_SECURITY_HEADERS from '../../core/http/security-headers.json' with { type: 'json' };
 
 /**
- * The Content-Security-Policy of every response (API and dashboard; next.config.js sends the same
- * one for the pages, and a test checks the two agree). The /contribute tab runs tfjs on WebGPU,
- * WebGL or WASM: compiling WebAssembly needs 'wasm-unsafe-eval' (not 'unsafe-eval'), the
- * threaded WASM backend starts blob: workers, and Next's inline bootstrap scripts need
- * 'unsafe-inline'. Everything is loaded from, and only connected to, this origin ('self' also
- * covers same-origin ws:/wss: for Socket.io); the QR code is a data: image.
+ * The Content-Security-Policy of every response (API and dashboard), from the one list in
+ * core/http/security-headers.json that next.config.js sends on the pages too (a test checks the two
+ * agree). The /contribute tab runs tfjs on WebGPU, WebGL or WASM: compiling WebAssembly needs
+ * 'wasm-unsafe-eval' (not 'unsafe-eval'), the threaded WASM backend starts blob: workers, and
+ * Next's inline bootstrap scripts need 'unsafe-inline'. Everything is loaded from, and only
+ * connected to, this origin ('self' also covers same-origin ws:/wss: for Socket.io); the QR code
+ * is a data: image.
  */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "font-src 'self' data:",
-  "connect-src 'self'",
-  "worker-src 'self' blob:",
-  "object-src 'none'",
-  "base-uri 'self'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+export const CONTENT_SECURITY_POLICY = SHARED_SECURITY_HEADERS.contentSecurityPolicy.join('; ');
 
-/** Security headers on every HTTP response of the coordinator (the dashboard's are set by next.config.js too). */
+/** Security headers on every HTTP response of the coordinator, names lower-cased (the dashboard's are set by next.config.js from the same list). */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy': CONTENT_SECURITY_POLICY,
-  'x-frame-options': 'DENY',
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  ...Object.fromEntries(Object.entries(SHARED_SECURITY_HEADERS.headers).map(([name, value]) => [name.toLowerCase(), value])),
 };
 
 /** Sets {@link SECURITY_HEADERS} on a response that has not started yet. */

@@ -7,14 +7,16 @@ import type { Route } from './route.ts';
 import { checkpointRoutes } from './routes/checkpoints.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { fleetRoutes } from './routes/fleet.ts';
+import { mlflowRoutes } from './routes/mlflow.ts';
 import { registryRoutes } from './routes/registry.ts';
 import { runRoutes } from './routes/runs.ts';
 import { statusRoutes } from './routes/status.ts';
 import { streamRoutes } from './routes/stream.ts';
+import { sweepRoutes } from './routes/sweeps.ts';
 
 /** Every route of the coordinator's HTTP API, resource by resource (order matters only among equal patterns). */
 export function apiRoutes(c: CoordinatorApi): Route[] {
-  return [...statusRoutes(c), ...runRoutes(c), ...checkpointRoutes(c), ...fleetRoutes(c), ...streamRoutes(c), ...registryRoutes(c), ...datasetRoutes(c)];
+  return [...statusRoutes(c), ...runRoutes(c), ...checkpointRoutes(c), ...fleetRoutes(c), ...streamRoutes(c), ...registryRoutes(c), ...datasetRoutes(c), ...sweepRoutes(c), ...mlflowRoutes(c)];
 }
 
 function decodeParam(raw: string): string {

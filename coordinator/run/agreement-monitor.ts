@@ -4,8 +4,9 @@ import type { RunRecorder } from './run-recorder.ts';
 import { notify } from './notify.ts';
 
 /**
- * Watches each round's results for a worker whose vectors disagree with the rest of the fleet
- * (a broken backend returning zeros or garbage): a `gradient_outlier` Event when the flag rises, a
+ * Watches each round's results for a worker whose vectors disagree with the rest of the fleet in
+ * direction (a broken backend returning zeros or garbage) or in norm (a result many times longer
+ * than the others', e.g. a scaled sign flip): a `gradient_outlier` Event when the flag rises, a
  * `gradient_agreement_restored` Event when it falls, and every observation passed on live.
  */
 export class AgreementMonitor {
@@ -27,9 +28,12 @@ export class AgreementMonitor {
         {
           step,
           agreement: a.agreement,
-          reason: a.flagged
-            ? `gradients disagree with the rest of the fleet (smoothed cosine ${a.agreement.toFixed(3)} < ${this.tracker.threshold} while the others agree): check this worker's backend`
-            : `gradients agree with the fleet again (smoothed cosine ${a.agreement.toFixed(3)})`,
+          normRatio: a.normRatio,
+          reason: !a.flagged
+            ? `gradients agree with the fleet again (smoothed cosine ${a.agreement.toFixed(3)}, norm ${a.smoothedNormRatio.toPrecision(3)} x the others' median)`
+            : a.normOutlier
+              ? `gradient norms disagree with the rest of the fleet (${a.normRatio.toPrecision(3)} x the others' median norm, smoothed ${a.smoothedNormRatio.toPrecision(3)} >= ${this.tracker.normRatio}; cosine ${a.cosine.toFixed(3)}): a broken or hostile worker`
+              : `gradients disagree with the rest of the fleet (smoothed cosine ${a.agreement.toFixed(3)} < ${this.tracker.threshold} while the others agree): check this worker's backend`,
         },
         a.workerId,
       );

@@ -1,26 +1,57 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { GradientComputer } from '../../core/models/gradient-computer.ts';
+import { GradientComputer, type EvaluationResult } from '../../core/models/gradient-computer.ts';
 import { datasetBatch, type Dataset } from '../../core/data/dataset.ts';
 import { loadDataset } from '../../core/data/dataset-spec.ts';
+import type { CsvDatasetInfo } from '../../core/data/csv/load-csv-dataset.ts';
 import type { RunConfig } from '../../core/config/common-config.ts';
+import { EvaluationThread } from './eval-thread.ts';
+
+/** Test samples per forward pass of an evaluation (in the thread and in-thread alike). */
+export const EVAL_BATCH_SIZE = 500;
 
 /**
  * The coordinator's copy of a run's model and data: the seeded initial parameters, the sizes a
- * mode is built from, and evaluation of the master parameters on the test split.
+ * mode is built from, and evaluation of the master parameters on the test split — off the event
+ * loop in the run's {@link EvaluationThread} ({@link evaluateOffThread}), or on this thread
+ * ({@link evaluate}, the reference the thread's results are bitwise equal to).
  */
 export class RunModel {
+  private closed: Promise<void> | null = null;
+
   private constructor(
     private readonly computer: GradientComputer,
     private readonly train: Dataset,
     private readonly test: Dataset,
+    private readonly thread: EvaluationThread,
+    /** Where a csv data set came from (content hash, files, rows, the fitted transform); undefined for built-in data. */
+    readonly datasetInfo: CsvDatasetInfo | undefined,
   ) {}
 
-  /** Loads the config's dataset and builds its model (seeded like every worker's). */
+  /**
+   * Loads the config's dataset and builds its model (seeded like every worker's); starts the
+   * run's evaluation thread, which builds its own copy while the run waits for workers.
+   */
   static async open(config: RunConfig): Promise<RunModel> {
-    const { train, test } = await loadDataset(config.dataset);
+    const { train, test, csv } = await loadDataset(config.dataset);
     const computer = GradientComputer.create(config.model, { inputShape: train.inputShape, numClasses: train.numClasses, seed: config.seed });
-    return new RunModel(computer, train, test);
+    let thread: EvaluationThread;
+    try {
+      thread = EvaluationThread.start({
+        runName: config.name,
+        model: config.model,
+        seed: config.seed,
+        // The backend this thread evaluates on (wasm under `npm start`): the thread uses the same.
+        backend: tf.getBackend(),
+        paramCount: computer.layout.totalSize,
+        batchSize: EVAL_BATCH_SIZE,
+        test,
+      });
+    } catch (err) {
+      computer.dispose();
+      throw err;
+    }
+    return new RunModel(computer, train, test, thread, csv);
   }
 
   /** Float32 values in the flat parameter vector. */
@@ -38,19 +69,44 @@ export class RunModel {
     return this.computer.getParams();
   }
 
-  /** Loss and accuracy of `params` on the whole test split. */
-  evaluate(params: Float32Array): { loss: number; accuracy: number } {
+  /**
+   * Loss and accuracy of `params` on the whole test split, computed on this thread: it blocks
+   * the event loop for the whole evaluation. Runs use {@link evaluateOffThread}.
+   */
+  evaluate(params: Float32Array): EvaluationResult {
     this.computer.setParams(params);
     const { xs, ys } = datasetBatch(this.test, Array.from({ length: this.test.size }, (_, i) => i));
     try {
-      return this.computer.evaluate(xs, ys, 500);
+      return this.computer.evaluate(xs, ys, EVAL_BATCH_SIZE);
     } finally {
       tf.dispose([xs, ys]);
     }
   }
 
-  /** Releases the model's tensors. */
+  /**
+   * Loss and accuracy of `params` on the whole test split, computed in the run's evaluation
+   * thread (bitwise the same numbers as {@link evaluate}). `params` is copied before this
+   * returns; results come back in call order.
+   */
+  evaluateOffThread(params: Float32Array): Promise<EvaluationResult> {
+    return this.thread.evaluate(params);
+  }
+
+  /** Resolves with the backend of the run's evaluation thread once it is up (rejects when it could not start). */
+  evaluationThreadReady(): Promise<{ backend: string }> {
+    return this.thread.whenReady();
+  }
+
+  /** Releases the model's tensors and terminates the evaluation thread (see {@link close} to wait for it). */
   dispose(): void {
+    if (this.closed) return;
     this.computer.dispose();
+    this.closed = this.thread.close();
+  }
+
+  /** {@link dispose}, resolving when the evaluation thread has ended. */
+  close(): Promise<void> {
+    this.dispose();
+    return this.closed ?? Promise.resolve();
   }
 }

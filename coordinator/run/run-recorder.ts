@@ -2,14 +2,30 @@ import createDebug from 'debug';
 import type { RunProgress as ApiRunProgress } from '../../core/api/stream.ts';
 import type { RunStatus, TrackingStore } from '../../prisma/queries/tracking-store.ts';
 import { MetricBuffer, type MetricPoint } from './metric-buffer.ts';
+import { SystemMetricSampler, type SystemMetricSamplerOptions } from '../metrics/system-metrics.ts';
+import { sampleWeightedMean } from '../../core/run/sample-weighted-mean.ts';
+
+/** The update path writes contribution counters at most this often. */
+const CONTRIBUTION_FLUSH_MS = 1000;
 
 const debug = createDebug('crowdtrain:recorder');
 
 /**
  * A live view of a run, for the status API, the run stream and the CLI progress line: the REST
- * schema's fields (`core/api/stream.ts`), with the start time as a Date.
+ * schema's fields (`core/api/stream.ts`), with the start time as a Date, and the coordinator's
+ * event-loop delay p99 over the last system-metric window (in ms; absent before the first).
  */
-export type RunProgress = Omit<ApiRunProgress, 'startedAt'> & { startedAt: Date };
+export type RunProgress = Omit<ApiRunProgress, 'startedAt'> & { startedAt: Date; eventLoopP99Ms?: number };
+
+/** Longest a logged metric point waits in memory before it is written, in ms. */
+export const METRIC_FLUSH_EVERY_MS = 1000;
+/**
+ * Buffered points that trigger a write before {@link METRIC_FLUSH_EVERY_MS}. One write is one
+ * `createMany`, which holds the event loop on SQLite (a synchronous driver) for its whole
+ * duration: 100 points keep that to about 10-25 ms, where 500 took 50-150 ms on a loaded machine
+ * and pushed a fast run's event-loop p99 near 100 ms on their own.
+ */
+export const METRIC_FLUSH_POINTS = 100;
 
 /** Per-worker counters accumulated between writes. */
 export interface ContributionDelta {
@@ -26,9 +42,11 @@ export interface RecorderListeners {
 }
 
 /**
- * Everything a run session writes about itself: metric points (batched, one insert per second),
- * events, per-worker contribution counters (accumulated in memory and written off the critical
- * path), the run's status and step, and the live progress snapshot. No training logic.
+ * Everything a run session writes about itself: metric points (batched: one insert per second,
+ * or per {@link METRIC_FLUSH_POINTS} points when sooner), events, per-worker contribution
+ * counters (accumulated in memory and written off the critical path), the run's status and step,
+ * the live progress snapshot, and the coordinator's system metrics (event-loop delay, `sys/...`
+ * keys, logged with the updates: see {@link SystemMetricSampler}). No training logic.
  */
 export class RunRecorder {
   /** The live progress snapshot (the session updates its fields, then calls {@link emitProgress}). */
@@ -36,6 +54,8 @@ export class RunRecorder {
   private readonly metricBuffer: MetricBuffer;
   private readonly deltas = new Map<string, Required<ContributionDelta>>();
   private contributionWrites: Promise<void> = Promise.resolve();
+  private lastContributionFlush = -Infinity;
+  private readonly system: SystemMetricSampler;
 
   constructor(
     private readonly store: TrackingStore,
@@ -44,8 +64,11 @@ export class RunRecorder {
     private readonly listeners: RecorderListeners = {},
     /** Live active-worker count (read at each snapshot). */
     private readonly activeWorkers: () => number = () => 0,
+    /** Pacing of the system metrics (a window of 10 s by default). */
+    systemMetrics: SystemMetricSamplerOptions = {},
   ) {
-    this.metricBuffer = new MetricBuffer(store, runId);
+    this.metricBuffer = new MetricBuffer(store, runId, METRIC_FLUSH_EVERY_MS, METRIC_FLUSH_POINTS);
+    this.system = new SystemMetricSampler(systemMetrics);
     this.progress = {
       runId,
       name: init.name,
@@ -93,8 +116,9 @@ export class RunRecorder {
 
   /**
    * Logs one applied update at step `step + 1`: train loss and accuracy (sample-weighted), the
-   * rule's lr and metrics, throughput, bytes and workers; counts each contributor's step and
-   * samples; updates the progress. Returns the train loss.
+   * rule's lr and metrics, throughput, bytes and workers, and the system metrics when their
+   * window has ended; counts each contributor's step and samples; updates the progress. Returns
+   * the train loss.
    */
   recordUpdate(u: {
     step: number;
@@ -108,8 +132,8 @@ export class RunRecorder {
   }): number {
     const cs = u.contributions;
     const samples = cs.reduce((a, c) => a + c.sampleCount, 0);
-    const trainLoss = cs.reduce((a, c) => a + c.loss * c.sampleCount, 0) / samples;
-    const trainAcc = cs.reduce((a, c) => a + c.accuracy * c.sampleCount, 0) / samples;
+    const trainLoss = sampleWeightedMean(cs.map((c) => ({ sampleCount: c.sampleCount, value: c.loss })));
+    const trainAcc = sampleWeightedMean(cs.map((c) => ({ sampleCount: c.sampleCount, value: c.accuracy })));
     const samplesPerSec = samples / Math.max(u.stepMs / 1000, 1e-6);
     const time = new Date();
     const step = u.step + 1;
@@ -125,10 +149,13 @@ export class RunRecorder {
       bytes_out: u.bytesOut,
       active_workers: cs.length,
       epoch: u.epoch,
+      ...this.system.due(),
     };
     this.metrics(Object.entries(values).map(([key, value]) => ({ key, step, value, time })));
     for (const c of cs) this.count(c.workerId, { steps: 1, samples: c.sampleCount });
     Object.assign(this.progress, { step, epoch: u.epoch, trainLoss, lr: u.lr, samplesPerSec });
+    const loop = this.system.latest;
+    if (loop) this.progress.eventLoopP99Ms = loop.p99Ms;
     if (step % 10 === 0) void this.saveStep(step);
     this.emitProgress();
     return trainLoss;
@@ -154,9 +181,31 @@ export class RunRecorder {
     this.deltas.set(workerId, cur);
   }
 
-  /** Writes a contribution row change now (e.g. a joined worker's empty row, a rejection with its reason). */
+  /**
+   * Writes a contribution row change now: a joined worker's empty row (written before the worker
+   * gets any work, so every member that can send a real result has one), or a rejection with its
+   * reason. A rejection is counted only on a row that exists: results from a worker that was never
+   * assigned the run (not a member, a message for another run) leave no Contribution row, so the
+   * run's contributors are the workers it was assigned to.
+   */
   async contribution(workerId: string, delta: { rejected?: number; rejectReason?: string }): Promise<void> {
-    await this.store.addContribution(this.runId, workerId, delta);
+    if (!delta.rejected) {
+      await this.store.addContribution(this.runId, workerId, delta);
+      return;
+    }
+    await this.store.addRejection(this.runId, workerId, delta.rejectReason, delta.rejected);
+  }
+
+  /**
+   * Writes the accumulated counters if a second has passed since the last write (the update path
+   * calls it after every update: one row per worker per second at most, not per update; the run's
+   * end writes the rest).
+   */
+  flushContributionsSoon(): void {
+    const now = performance.now();
+    if (now - this.lastContributionFlush < CONTRIBUTION_FLUSH_MS) return;
+    this.lastContributionFlush = now;
+    void this.flushContributions();
   }
 
   /** Writes the accumulated counters, in order with earlier flushes; resolves when they are in the database. */
@@ -183,6 +232,7 @@ export class RunRecorder {
   /** Writes a run's end: everything buffered, its last step and status (the error when it failed), a `run_end` Event. */
   async recordEnd(outcome: { status: RunStatus; step: number; reason: string }): Promise<void> {
     this.progress.status = outcome.status;
+    this.system.stop();
     await this.flushMetrics();
     await this.flushContributions();
     await this.store.setRunProgress(this.runId, outcome.step);

@@ -5,6 +5,7 @@ import type { TrackingStore } from '../../prisma/queries/tracking-store.ts';
 import type { CheckpointContent } from './checkpoint-file.ts';
 import type { MetricPoint } from './metric-buffer.ts';
 import type { RunProgress } from './run-recorder.ts';
+import type { RunModel } from './run-model.ts';
 import type { WrittenCheckpoint } from './run-checkpointer.ts';
 
 /** How the session ended. */
@@ -24,6 +25,13 @@ export interface RunSessionOptions {
   dataDir: string;
   /** The modes this coordinator can run (the built-in registry by default). */
   modes?: ModeRegistry;
+  /** The run's model and data, already opened (the session owns it from here); else the session opens them. */
+  model?: RunModel;
+  /**
+   * Memory for the results of one round (RESULT_MEMORY_BYTES by default, at most one 4 GiB arena):
+   * it caps how many workers serve the run at once (each result is held until the round applies).
+   */
+  resultMemoryBytes?: number;
   /** Resume from this checkpoint content (exact continuation). */
   resumeFrom?: CheckpointContent;
   onProgress?: (p: RunProgress) => void;

@@ -15,12 +15,36 @@ import { RunMembers } from './run-members.ts';
 import { RunModel } from './run-model.ts';
 import { AgreementMonitor } from './agreement-monitor.ts';
 import { notify } from './notify.ts';
+import { MAX_ARENA_BYTES, arenaSlotBytes } from '../../core/aggregate/reduce-arena.ts';
 
 const debug = createDebug('crowdtrain:run');
 
 export type { MetricPoint } from './metric-buffer.ts';
 export type { RunProgress } from './run-recorder.ts';
 export { loadRunCheckpoint } from './run-checkpointer.ts';
+
+/** Default memory for one round's results: 2 GiB (the whole fleet's results of a round are held until it applies). */
+export const RESULT_MEMORY_BYTES = 2 * 1024 ** 3;
+
+function resultMemoryOf(bytes: number | undefined): number {
+  return Math.min(bytes ?? RESULT_MEMORY_BYTES, MAX_ARENA_BYTES);
+}
+
+/** How many results of `paramCount` values the result memory holds (the arena keeps two more vectors). */
+export function memberCapOf(paramCount: number, resultMemoryBytes?: number): number {
+  return Math.max(0, Math.floor(resultMemoryOf(resultMemoryBytes) / arenaSlotBytes(paramCount)) - 2);
+}
+
+/** Refuses (INVALID_CONFIG naming the limit) a run whose min_workers results cannot all be held at once. */
+export function checkResultMemory(config: RunConfig, paramCount: number, resultMemoryBytes?: number): void {
+  const cap = memberCapOf(paramCount, resultMemoryBytes);
+  if (config.min_workers <= cap) return;
+  throw new CrowdtrainError(
+    'INVALID_CONFIG',
+    `run ${config.name} needs min_workers ${config.min_workers} results of ${paramCount} parameters in memory at once, ` +
+      `but the result memory limit (${resultMemoryOf(resultMemoryBytes)} bytes, --result-memory-mb) holds ${cap}; lower min_workers or raise the limit`,
+  );
+}
 export type { AppliedUpdate, RunOutcome, RunSessionOptions } from './run-session-options.ts';
 
 /**
@@ -46,7 +70,12 @@ export class RunSession {
   private agreement!: AgreementMonitor;
   private readonly members = new RunMembers();
   private chain: Promise<void> = Promise.resolve();
+  /** The evaluations started and not yet recorded, in step order (see the 'evaluate' effect). */
+  private evaluations: Promise<void> = Promise.resolve();
+  private evaluationsInFlight = 0;
   private deadline: NodeJS.Timeout | null = null;
+  /** The wake-up the machine asked for (armWake), e.g. to back up a late slice. */
+  private wake: NodeJS.Timeout | null = null;
   private timeLimitTimer: NodeJS.Timeout | null = null;
   private round: { startedAt: number; bytesOut: number; assignments: Assignment[] } = { startedAt: 0, bytesOut: 0, assignments: [] };
   private ended: RunOutcome | null = null;
@@ -68,9 +97,16 @@ export class RunSession {
    */
   static async open(opts: RunSessionOptions): Promise<RunSession> {
     const s = new RunSession(opts);
-    const mode = modeOf(opts.config, opts.modes ?? TRAINING_MODES);
-    s.model = await RunModel.open(opts.config);
+    let mode: TrainingMode;
     try {
+      mode = modeOf(opts.config, opts.modes ?? TRAINING_MODES);
+    } catch (err) {
+      opts.model?.dispose();
+      throw err;
+    }
+    s.model = opts.model ?? (await RunModel.open(opts.config));
+    try {
+      checkResultMemory(opts.config, s.model.paramCount, opts.resultMemoryBytes);
       s.init(mode, opts.resumeFrom);
     } catch (err) {
       s.model.dispose();
@@ -127,6 +163,20 @@ export class RunSession {
     Object.assign(this.recorder.progress, { step: this.machine.step, epoch: this.machine.epoch, bestAccuracy: this.checkpointer.bestMetric });
   }
 
+  /** The round's result memory (see RunSessionOptions.resultMemoryBytes). */
+  get resultMemoryBytes(): number {
+    return resultMemoryOf(this.opts.resultMemoryBytes);
+  }
+
+  /**
+   * How many workers may serve this run at once: as many results as the result memory holds (a
+   * round keeps every result until it applies; the arena has two extra vectors). Placement never
+   * gives the run more, so a large fleet on a large model is capped instead of failing the run.
+   */
+  get memberCap(): number {
+    return memberCapOf(this.model.paramCount, this.opts.resultMemoryBytes);
+  }
+
   /** Number of float32 parameters of the run's model. */
   get paramCount(): number {
     return this.model.paramCount;
@@ -152,9 +202,12 @@ export class RunSession {
     return this.recorder.progress.status === 'paused';
   }
 
-  /** Offers the run to a connected worker: it builds the model and, once ready, joins the next round. */
-  async addWorker(handle: WorkerHandle): Promise<void> {
-    if (this.ended || !this.members.add(handle)) return;
+  /**
+   * Offers the run to a connected worker: it builds the model and, once ready, joins the next
+   * round. Resolves false when the worker could not join (its reason is recorded as `join_failed`).
+   */
+  async addWorker(handle: WorkerHandle): Promise<boolean> {
+    if (this.ended || !this.members.add(handle)) return false;
     try {
       await this.members.offer(handle, {
         runId: this.runId,
@@ -166,17 +219,36 @@ export class RunSession {
         gradientCompression: this.config.gradient_compression,
         task: this.task,
       });
-      if (!this.members.holds(handle) || this.ended) return;
+      if (!this.members.holds(handle) || this.ended) return true;
       await this.recorder.contribution(handle.id, {});
       // It may have left while the row was written: then its leave is already handled.
-      if (!this.members.holds(handle) || this.ended) return;
+      if (!this.members.holds(handle) || this.ended) return true;
       this.dispatch({ type: 'workerReady', workerId: handle.id });
+      return true;
     } catch (err) {
       if (this.members.holds(handle)) this.members.remove(handle.id);
       const e = toWireError(err);
       debug('worker %s could not join run %s: %s', handle.id, this.runId, e.message);
       await this.recorder.event('join_failed', e, handle.id).catch((dbErr: unknown) => debug('could not record join_failed: %O', dbErr));
+      return false;
     }
+  }
+
+  /**
+   * Takes a member off this run without disconnecting it (placement moves it to another run, or
+   * the run paused): it gets `run:release`, its undelivered slice goes back to the sampler.
+   */
+  releaseWorker(workerId: string, reason: string): void {
+    const handle = this.members.remove(workerId);
+    if (!handle) return;
+    // As for a leave: a result it already delivered stays (the machine counts it for the round).
+    handle.releaseRun({ runId: this.runId, reason });
+    this.dispatch({ type: 'workerLeft', workerId, reason: `released: ${reason}` });
+  }
+
+  /** Whether a worker serves (or is being offered) this run. */
+  hasMember(workerId: string): boolean {
+    return this.members.has(workerId);
   }
 
   /** A worker disconnected or left: its slice goes back to the sampler. */
@@ -191,6 +263,23 @@ export class RunSession {
   stop(reason: Exclude<StopReason, 'failed'> = 'stopped', detail?: string): Promise<RunOutcome> {
     this.dispatch({ type: 'stop', reason, detail });
     return this.done;
+  }
+
+  /**
+   * Ends the session at once without writing anything more (no checkpoint, no status, no metric):
+   * another coordinator has taken the run over, and its records are now that coordinator's.
+   */
+  abandon(reason: string): void {
+    if (this.ended) return;
+    const { progress } = this.recorder;
+    this.ended = { status: 'stopped', step: this.machine.step, reason, evalAccuracy: progress.evalAccuracy, evalLoss: progress.evalLoss };
+    if (this.deadline) clearTimeout(this.deadline);
+    if (this.timeLimitTimer) clearTimeout(this.timeLimitTimer);
+    for (const h of this.members.handles()) h.endRun({ runId: this.runId, status: 'stopped', reason });
+    this.members.clear();
+    // The chain may still be inside an effect; the model goes once it has settled.
+    void this.chain.finally(() => this.model.dispose());
+    this.resolveDone(this.ended);
   }
 
   /** Holds training (the current update is abandoned, its samples go back); the run stays open. */
@@ -268,11 +357,6 @@ export class RunSession {
     }
   }
 
-  /** Loss and accuracy of the master parameters on the test split. */
-  evaluateNow(): { loss: number; accuracy: number } {
-    return this.model.evaluate(this.params);
-  }
-
   /** Queues an event for the machine; effects run in order before the next event. */
   private dispatch(event: RunEvent): void {
     this.chain = this.chain
@@ -291,22 +375,40 @@ export class RunSession {
   private async perform(fx: RunEffect): Promise<void> {
     switch (fx.type) {
       case 'assign':
-        this.sendRound(fx);
+        if (fx.backup) this.sendBackup(fx);
+        else this.sendRound(fx);
         return;
       case 'armDeadline':
         if (this.deadline) clearTimeout(this.deadline);
         this.deadline = setTimeout(() => this.dispatch({ type: 'deadline', step: fx.step }), this.config.step_timeout);
         this.deadline.unref();
         return;
+      case 'armWake':
+        if (this.wake) clearTimeout(this.wake);
+        this.wake = setTimeout(() => this.dispatch({ type: 'wake', step: fx.step }), fx.afterMs);
+        this.wake.unref();
+        return;
       case 'applyUpdate':
         await this.applyUpdate(fx);
         return;
-      case 'evaluate':
-        this.evaluate(fx.step);
+      case 'evaluate': {
+        // Off the event loop, and the chain goes on (the params are copied at the call): training
+        // does not wait for an evaluation, but at most one is in flight when the next starts, so
+        // results lag by at most one eval interval (schedulers such as ASHA act on them) and at
+        // most two parameter copies wait. Results arrive in step order; a checkpoint waits for
+        // them (below), so its best-metric decision sees every evaluation before it.
+        if (this.evaluationsInFlight > 0) await this.evaluations;
+        this.evaluationsInFlight += 1;
+        const done = this.evaluate(fx.step)
+          .catch((err: unknown) => this.fail(err))
+          .finally(() => (this.evaluationsInFlight -= 1));
+        this.evaluations = this.evaluations.then(() => done);
         return;
+      }
       case 'checkpoint': {
         // Everything logged up to a checkpoint is durable before the checkpoint is: a crash never
         // leaves a checkpoint whose metric history has holes.
+        await this.evaluations;
         await this.recorder.flushMetrics();
         const written = await this.checkpointer.write({ step: fx.step, reason: fx.reason, snapshot: fx.snapshot, params: this.params, ruleState: this.rule.state() });
         notify(this.opts.onCheckpoint, written);
@@ -341,10 +443,20 @@ export class RunSession {
     this.round = { startedAt, bytesOut, assignments: fx.assignments };
   }
 
+  /** Backup tasks within the round in progress: its other assignments and results stand. */
+  private sendBackup(fx: Extract<RunEffect, { type: 'assign' }>): void {
+    for (const [workerId, bytes] of this.members.sendRound(this.runId, fx, this.params)) {
+      this.round.bytesOut += bytes;
+      this.recorder.count(workerId, { bytesOut: bytes });
+    }
+    this.round.assignments = [...this.round.assignments, ...fx.assignments];
+  }
+
   private async applyUpdate(fx: Extract<RunEffect, { type: 'applyUpdate' }>): Promise<void> {
     if (this.deadline) clearTimeout(this.deadline);
+    if (this.wake) clearTimeout(this.wake);
     const results: WorkerResult[] = fx.contributions.map((c) => {
-      const values = this.inbox.resultOf(c.workerId);
+      const values = this.inbox.resultOf(c.workerId, c.sampleCount);
       if (!values) throw new Error(`result of ${c.workerId} for step ${fx.step} is missing`);
       return { ...c, values };
     });
@@ -354,7 +466,8 @@ export class RunSession {
     const trainLoss = this.recorder.recordUpdate({ ...fx, lr: outcome.lr, ruleMetrics: outcome.metrics, stepMs, bytesIn: this.inbox.bytesThisRound, bytesOut: this.round.bytesOut });
     if (this.opts.onUpdateApplied) {
       const ids = new Set(fx.contributions.map((c) => c.workerId));
-      notify(this.opts.onUpdateApplied, { runId: this.runId, step: fx.step, epoch: fx.epoch, trainLoss, slices: this.round.assignments.filter((a) => ids.has(a.workerId)) });
+      const slices = fx.slices ?? this.round.assignments.filter((a) => ids.has(a.workerId));
+      notify(this.opts.onUpdateApplied, { runId: this.runId, step: fx.step, epoch: fx.epoch, trainLoss, slices });
     }
     // Feed the result back; effects of the next round run in this same chain.
     const effects = this.machine.dispatch({ type: 'updateApplied', step: fx.step });
@@ -363,12 +476,13 @@ export class RunSession {
     // carry the machine snapshot taken before the round drew its batch.
     const startsRound = (e: RunEffect) => e.type === 'assign' || e.type === 'armDeadline';
     await this.performAll(effects.filter(startsRound), 'updateApplied');
-    void this.recorder.flushContributions();
+    this.recorder.flushContributionsSoon();
     await this.performAll(effects.filter((e) => !startsRound(e)), 'updateApplied');
   }
 
-  private evaluate(step: number): void {
-    const { loss, accuracy } = this.evaluateNow();
+  /** Evaluates the master params of `step` in the run's evaluation thread (copied at once), then records the result. */
+  private async evaluate(step: number): Promise<void> {
+    const { loss, accuracy } = await this.model.evaluateOffThread(this.params);
     const time = new Date();
     this.recorder.metrics([
       { key: 'eval_loss', step, value: loss, time },
@@ -384,6 +498,7 @@ export class RunSession {
     const full: RunOutcome = { ...outcome, evalAccuracy: progress.evalAccuracy, evalLoss: progress.evalLoss };
     this.ended = full;
     if (this.deadline) clearTimeout(this.deadline);
+    if (this.wake) clearTimeout(this.wake);
     if (this.timeLimitTimer) clearTimeout(this.timeLimitTimer);
     await this.recorder.recordEnd(full);
     for (const h of this.members.handles()) h.endRun({ runId: this.runId, status: outcome.status, reason: outcome.reason });

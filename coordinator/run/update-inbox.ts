@@ -4,6 +4,7 @@ import { ChunkAssembler } from '../../core/codec/chunking.ts';
 import { bytesPerGradientValue, decodeGradientInto, type GradientCompression } from '../../core/codec/gradient-compression.ts';
 import { validateUpdate } from '../../core/aggregate/validate-update.ts';
 import { createReduceArena, type ReduceArena } from '../../core/aggregate/reduce-arena.ts';
+import { UpdateNormBound, type UpdateNormSetting } from '../../core/aggregate/update-norm-bound.ts';
 
 /** How a run's inbox checks incoming result vectors. */
 export interface UpdateInboxOptions {
@@ -11,8 +12,15 @@ export interface UpdateInboxOptions {
   /** Values per result vector (the flat parameter count). */
   paramCount: number;
   compression: GradientCompression;
-  /** Results with a larger L2 norm are rejected. */
-  maxUpdateNorm: number;
+  /** Results with a larger L2 norm are rejected: an absolute bound, or relative to the fleet (`max_update_norm`). */
+  maxUpdateNorm: UpdateNormSetting;
+}
+
+/** One accepted result: the slice it answers (by its first sample index, unique in a round) and its values. */
+interface AcceptedResult {
+  firstIndex: number;
+  sampleCount: number;
+  values: Float32Array;
 }
 
 interface Pending {
@@ -35,12 +43,23 @@ interface Pending {
  */
 export class UpdateInbox {
   private readonly pending = new Map<string, Pending>();
-  private readonly accepted = new Map<string, Float32Array>();
+  /** A worker's accepted results this round, in order: its own slice, then any backup slices it answered. */
+  private readonly accepted = new Map<string, AcceptedResult[]>();
+  /** First sample index of every slice answered this round: a slice is answered once (first answer wins). */
+  private readonly answered = new Set<number>();
+  private readonly norms: UpdateNormBound;
   private arena: ReduceArena | null = null;
   private nextSlot = 0;
   private roundBytes = 0;
 
-  constructor(private readonly opts: UpdateInboxOptions) {}
+  constructor(private readonly opts: UpdateInboxOptions) {
+    this.norms = new UpdateNormBound(opts.maxUpdateNorm);
+  }
+
+  /** The L2 norm bound a result must meet now (absolute, or relative to the recently accepted norms). */
+  get currentNormBound(): number {
+    return this.norms.current();
+  }
 
   /** Bytes of result chunks received since the round began. */
   get bytesThisRound(): number {
@@ -56,6 +75,7 @@ export class UpdateInbox {
   beginRound(workers: number): void {
     this.pending.clear();
     this.accepted.clear();
+    this.answered.clear();
     this.roundBytes = 0;
     if (!this.arena || this.arena.slots < workers) this.arena = createReduceArena(this.opts.paramCount, Math.max(4, workers));
     this.nextSlot = 0;
@@ -107,7 +127,9 @@ export class UpdateInbox {
    * worker holds `round.slice`: checks the assignment and sample count, decodes and validates the
    * values and keeps them for the round. Returns the values and the bytes they arrived in; throws
    * CrowdtrainError (STALE_UPDATE, NOT_ASSIGNED, DUPLICATE_UPDATE, SHAPE_MISMATCH,
-   * INVALID_MESSAGE, NON_FINITE, NORM_TOO_LARGE) otherwise. Pending chunks are dropped either way.
+   * INVALID_MESSAGE, NON_FINITE, NORM_TOO_LARGE) otherwise. A worker may answer a second slice of
+   * the round (a backup task); a slice already answered, by anyone, is a DUPLICATE_UPDATE: the
+   * first valid answer wins. Pending chunks are dropped either way.
    */
   accept(
     workerId: string,
@@ -123,7 +145,14 @@ export class UpdateInbox {
         `no slice of step ${msg.step} is assigned to worker ${workerId} (run is at step ${round.step})`,
       );
     }
-    if (this.accepted.has(workerId)) throw new CrowdtrainError('DUPLICATE_UPDATE', `worker ${workerId} already sent step ${msg.step}`);
+    const firstIndex = round.slice[0] ?? -1;
+    if (this.answered.has(firstIndex)) {
+      const own = this.accepted.get(workerId)?.some((a) => a.firstIndex === firstIndex);
+      throw new CrowdtrainError(
+        'DUPLICATE_UPDATE',
+        own ? `worker ${workerId} already sent step ${msg.step}` : `the slice of step ${msg.step} that worker ${workerId} holds was already answered by another worker`,
+      );
+    }
     if (msg.sampleCount !== round.slice.length) {
       throw new CrowdtrainError('SHAPE_MISMATCH', `update claims ${msg.sampleCount} samples, the slice has ${round.slice.length}`);
     }
@@ -132,9 +161,10 @@ export class UpdateInbox {
     if (!p.assembler?.complete) throw new CrowdtrainError('INVALID_MESSAGE', `gradient for step ${msg.step} is incomplete`);
     const values = this.decodeIntoSlot(p.assembler);
     const { compression } = this.opts;
-    validateUpdate(values, {
+    const maxNorm = this.norms.current();
+    const { norm } = validateUpdate(values, {
       expectedLength: this.opts.paramCount,
-      maxNorm: this.opts.maxUpdateNorm,
+      maxNorm,
       paramsVersion: msg.paramsVersion,
       currentVersion,
       maxStaleness: 0,
@@ -142,18 +172,43 @@ export class UpdateInbox {
       infinityHint: compression === 'fp16' ? 'fp16 holds magnitudes up to 65504; use gradient_compression: bf16 for larger gradients' : undefined,
     });
     if (!Number.isFinite(msg.loss)) throw new CrowdtrainError('NON_FINITE', `reported loss is ${msg.loss}`);
-    this.accepted.set(workerId, values);
+    this.norms.observe(norm);
+    const list = this.accepted.get(workerId) ?? [];
+    list.push({ firstIndex, sampleCount: msg.sampleCount, values });
+    this.accepted.set(workerId, list);
+    this.answered.add(firstIndex);
     return { values, bytes: p.bytes };
   }
 
-  /** The accepted result of a worker in this round. */
-  resultOf(workerId: string): Float32Array | undefined {
-    return this.accepted.get(workerId);
+  /**
+   * The accepted result of a worker in this round. With `sampleCount` (what the run machine
+   * counted for it), a worker that also answered backup slices gets the mean of its first results
+   * that add up to that count, weighted by their sample counts; undefined when none do.
+   */
+  resultOf(workerId: string, sampleCount?: number): Float32Array | undefined {
+    const list = this.accepted.get(workerId);
+    const first = list?.[0];
+    if (!list || !first) return undefined;
+    if (sampleCount === undefined || sampleCount === first.sampleCount) return first.values;
+    let covered = 0;
+    let k = 0;
+    while (k < list.length && covered < sampleCount) covered += list[k++]!.sampleCount;
+    if (covered !== sampleCount) return undefined;
+    // Merged into the first result's slot (the merged result replaces the parts it covers).
+    const out = first.values;
+    for (let i = 0; i < out.length; i++) {
+      let sum = 0;
+      for (let j = 0; j < k; j++) sum += list[j]!.sampleCount * list[j]!.values[i]!;
+      out[i] = sum / sampleCount;
+    }
+    list.splice(0, k, { firstIndex: first.firstIndex, sampleCount, values: out });
+    return out;
   }
 
   /** Forgets whatever a worker sent this round (it left or was evicted). */
   drop(workerId: string): void {
     this.pending.delete(workerId);
+    for (const a of this.accepted.get(workerId) ?? []) this.answered.delete(a.firstIndex);
     this.accepted.delete(workerId);
   }
 

@@ -1,4 +1,4 @@
-import type { AckResult, ParamsChunk, RunAssign, RunEnd, RunReady, StepAssign } from '../../core/protocol/messages.ts';
+import type { AckResult, ParamsChunk, RunAssign, RunEnd, RunReady, RunRelease, StepAssign } from '../../core/protocol/messages.ts';
 
 /** The coordinator's view of one connected worker, independent of the transport. */
 export interface WorkerHandle {
@@ -8,6 +8,8 @@ export interface WorkerHandle {
   sendParamsChunk(msg: ParamsChunk): void;
   assignStep(msg: StepAssign): void;
   endRun(msg: RunEnd): void;
+  /** Takes the worker off one run; it stays connected (and may be offered another). */
+  releaseRun(msg: RunRelease): void;
   /** Removes the worker from the fleet (it may reconnect and rejoin). */
   evict(reason: string): void;
 }

@@ -11,6 +11,13 @@
  * noise and all cosines drift towards 0. A worker is flagged only when it falls below the threshold
  * while the other contributors, by their median, agree at least `gap` better than it does; once
  * flagged it stays flagged until its own agreement is back above the threshold.
+ *
+ * Direction is not all: a worker can point roughly the fleet's way with a gradient many times
+ * too long, or a sign-flipped one so long that it drags the mean. So each contribution's norm is
+ * also compared with the median norm of the others (`normRatio`); its smoothed log10 ratio at or
+ * above log10(`normRatio`) flags it as a norm outlier from its first observation (honest slices
+ * of one batch differ in norm by small factors). It stays flagged until the smoothed ratio is back
+ * below the threshold and its direction agrees.
  */
 export interface AgreementOptions {
   /** EMA weight of the newest observation (default 0.2). */
@@ -21,6 +28,8 @@ export interface AgreementOptions {
   minObservations?: number;
   /** How much better the others' median agreement must be for a worker to be flagged (default 0.2). */
   gap?: number;
+  /** A worker whose norm is this many times the others' median norm (smoothed geometrically) is a norm outlier (default 10). */
+  normRatio?: number;
 }
 
 /** A worker's agreement state after an update. */
@@ -31,10 +40,19 @@ export interface WorkerAgreement {
   /** Smoothed agreement. */
   agreement: number;
   observations: number;
+  /** This update's norm over the median norm of the other contributions. */
+  normRatio: number;
+  /** Smoothed (geometric) norm ratio. */
+  smoothedNormRatio: number;
+  /** Flagged for its norm (else, when flagged, for its direction). */
+  normOutlier: boolean;
   flagged: boolean;
   /** True on the update where the worker became flagged (or stopped being flagged). */
   changed: boolean;
 }
+
+/** Beyond this log10 ratio a norm says nothing more (and an all-zero fleet gives no Infinity). */
+const MAX_LOG_RATIO = 12;
 
 /** Cosine similarity of two equal-length vectors (0 when either is all zeros). Float64 accumulation. */
 export function cosineSimilarity(a: Float32Array, b: Float32Array): number {
@@ -52,10 +70,22 @@ export function cosineSimilarity(a: Float32Array, b: Float32Array): number {
   return dot / Math.sqrt(na * nb);
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+/**
+ * For each element, the median of all the others (the mean of the middle two when they are an
+ * even number), from one sort: O(n log n) for all of them.
+ * @example leaveOneOutMedians([1, 2, 3, 10]) // [3, 3, 2, 2]
+ */
+export function leaveOneOutMedians(xs: readonly number[]): number[] {
+  const order = xs.map((_, i) => i).sort((a, b) => xs[a]! - xs[b]!);
+  const sorted = order.map((i) => xs[i]!);
+  const m = xs.length - 1;
+  const out = new Array<number>(xs.length);
+  order.forEach((original, p) => {
+    // The q-th smallest of the others is sorted[q] below p, sorted[q + 1] from p on.
+    const at = (q: number) => sorted[q < p ? q : q + 1]!;
+    out[original] = m <= 0 ? NaN : m % 2 === 1 ? at((m - 1) / 2) : (at(m / 2 - 1) + at(m / 2)) / 2;
+  });
+  return out;
 }
 
 /**
@@ -70,13 +100,16 @@ export class GradientAgreementTracker {
   readonly threshold: number;
   private readonly minObservations: number;
   private readonly gap: number;
-  private readonly state = new Map<string, { agreement: number; observations: number; flagged: boolean }>();
+  /** A worker is a norm outlier when its smoothed norm ratio to the others' median reaches this. */
+  readonly normRatio: number;
+  private readonly state = new Map<string, { agreement: number; observations: number; flagged: boolean; logRatio: number; normOutlier: boolean }>();
 
   constructor(opts: AgreementOptions = {}) {
     this.alpha = opts.alpha ?? 0.2;
     this.threshold = opts.threshold ?? 0.1;
     this.minObservations = opts.minObservations ?? 5;
     this.gap = opts.gap ?? 0.2;
+    this.normRatio = opts.normRatio ?? 10;
   }
 
   /**
@@ -104,19 +137,41 @@ export class GradientAgreementTracker {
       const cosine = ng === 0 || no === 0 || totalWeight === weight ? 0 : dot / Math.sqrt(ng * no);
       const prev = this.state.get(workerId);
       const agreement = prev ? (1 - this.alpha) * prev.agreement + this.alpha * cosine : cosine;
-      return { workerId, cosine, agreement, observations: (prev?.observations ?? 0) + 1, wasFlagged: prev?.flagged ?? false };
+      return { workerId, cosine, agreement, norm: Math.sqrt(ng), observations: (prev?.observations ?? 0) + 1, prev };
     });
+    const outlierLog = Math.log10(this.normRatio);
+    // Each worker against the median of the others: one sort per quantity, not one per worker.
+    const othersNorms = leaveOneOutMedians(observed.map((x) => x.norm));
+    const othersAgreements = leaveOneOutMedians(observed.map((x) => x.agreement));
     return observed.map((o, i) => {
-      const others = observed.filter((_, j) => j !== i).map((x) => x.agreement);
+      const othersNorm = othersNorms[i]!;
+      const normRatio = othersNorm > 0 ? o.norm / othersNorm : o.norm > 0 ? Infinity : 1;
+      const logNow = normRatio === Infinity ? MAX_LOG_RATIO : normRatio === 0 ? -MAX_LOG_RATIO : Math.max(-MAX_LOG_RATIO, Math.min(MAX_LOG_RATIO, Math.log10(normRatio)));
+      const logRatio = o.prev ? (1 - this.alpha) * o.prev.logRatio + this.alpha * logNow : logNow;
+      const wasFlagged = o.prev?.flagged ?? false;
       const low = o.observations >= this.minObservations && o.agreement < this.threshold;
-      const flagged = low && (o.wasFlagged || median(others) - o.agreement >= this.gap);
-      this.state.set(o.workerId, { agreement: o.agreement, observations: o.observations, flagged });
-      return { workerId: o.workerId, cosine: o.cosine, agreement: o.agreement, observations: o.observations, flagged, changed: flagged !== o.wasFlagged };
+      const directionFlag = low && (wasFlagged || othersAgreements[i]! - o.agreement >= this.gap);
+      const normOutlier = logRatio >= outlierLog;
+      // A norm outlier stays flagged until both its norm and its direction are back in line.
+      const flagged = normOutlier || directionFlag || (wasFlagged && (o.prev?.normOutlier ?? false) && low);
+      this.state.set(o.workerId, { agreement: o.agreement, observations: o.observations, flagged, logRatio, normOutlier });
+      return {
+        workerId: o.workerId,
+        cosine: o.cosine,
+        agreement: o.agreement,
+        observations: o.observations,
+        normRatio,
+        smoothedNormRatio: 10 ** logRatio,
+        normOutlier,
+        flagged,
+        changed: flagged !== wasFlagged,
+      };
     });
   }
 
   /** The current state of a worker, if it was observed. */
-  get(workerId: string): { agreement: number; observations: number; flagged: boolean } | undefined {
-    return this.state.get(workerId);
+  get(workerId: string): { agreement: number; observations: number; flagged: boolean; normOutlier: boolean } | undefined {
+    const s = this.state.get(workerId);
+    return s && { agreement: s.agreement, observations: s.observations, flagged: s.flagged, normOutlier: s.normOutlier };
   }
 }

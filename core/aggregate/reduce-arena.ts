@@ -39,6 +39,13 @@ export function arenaKernelOf(buffer: ArrayBufferLike): ArenaKernel | undefined 
 
 const PAGE = 65536;
 const MAX_PAGES = 65536;
+/** The largest arena: one WebAssembly memory (4 GiB). */
+export const MAX_ARENA_BYTES = PAGE * MAX_PAGES;
+
+/** Bytes one `length`-float vector takes in an arena (16-byte aligned); an arena of n slots takes n + 2 of them. */
+export function arenaSlotBytes(length: number): number {
+  return Math.ceil(length / 4) * 16;
+}
 
 /**
  * Allocates an arena of `slots` input vectors and one output vector of `length` floats each.
@@ -51,7 +58,7 @@ export function createReduceArena(length: number, slots: number): ReduceArena {
   if (!Number.isSafeInteger(length) || length < 1 || !Number.isSafeInteger(slots) || slots < 1) {
     throw new CrowdtrainError('INVALID_CONFIG', `reduce arena of ${slots} slots x ${length} values: both must be integers >= 1`);
   }
-  const slotBytes = Math.ceil(length / 4) * 16;
+  const slotBytes = arenaSlotBytes(length);
   const totalBytes = slotBytes * (slots + 2); // inputs, output, zero slot
   const pages = Math.ceil(totalBytes / PAGE);
   if (pages > MAX_PAGES) {

@@ -1,3 +1,5 @@
+import { assembleModule, compileSimdModule } from './compile-simd-module.ts';
+
 /**
  * A hand-assembled WebAssembly SIMD kernel (no toolchain needed) exporting
  * `axpy4(out, a, b, c, d, wa, wb, wc, wd, bytes, accumulate)`:
@@ -54,42 +56,15 @@ export type Axpy4 = (
   accumulate: number,
 ) => void;
 
-let compiled: WebAssembly.Module | null | undefined;
-
-function leb128(value: number): number[] {
-  const out: number[] = [];
-  let v = value;
-  do {
-    const byte = v & 0x7f;
-    v >>>= 7;
-    out.push(v === 0 ? byte : byte | 0x80);
-  } while (v !== 0);
-  return out;
-}
-
-/** The whole module: header sections + a code section holding one body. */
-function moduleBytes(): Uint8Array<ArrayBuffer> {
-  const body = [...leb128(AXPY4_BODY.length), ...AXPY4_BODY];
-  const code = [0x01, ...body];
-  return new Uint8Array([...AXPY4_WASM, 0x0a, ...leb128(code.length), ...code]);
-}
+const axpy4Module = compileSimdModule(() => assembleModule(AXPY4_WASM, [AXPY4_BODY]));
 
 /** Compiles the kernel once; null when this engine has no WebAssembly SIMD (callers fall back to JS). */
 export function simdModule(): WebAssembly.Module | null {
-  if (compiled !== undefined) return compiled;
-  try {
-    const bytes = moduleBytes();
-    compiled = typeof WebAssembly === 'object' && WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
-  } catch {
-    compiled = null;
-  }
-  return compiled;
+  return axpy4Module.module();
 }
 
 /** Instantiates the kernel on `memory`; null without WebAssembly SIMD. */
 export function instantiateAxpy4(memory: WebAssembly.Memory): Axpy4 | null {
-  const module = simdModule();
-  if (module === null) return null;
-  const instance = new WebAssembly.Instance(module, { env: { memory } });
-  return instance.exports.axpy4 as Axpy4;
+  const exports = axpy4Module.instantiate(memory);
+  return exports === null ? null : (exports.axpy4 as Axpy4);
 }

@@ -20,23 +20,41 @@ export const LiveWorkerSchema = z.object({
   gradientAgreement: z.number().nullable(),
   /** Its gradients disagree with the fleet beyond tolerance. */
   gradientOutlier: z.boolean(),
-  /** Its fraction of the last applied update's global batch (0: a spare that sat it out; null: not in the active run yet). */
+  /** Its fraction of the last applied update's global batch of its run (0: a spare that sat it out; null: not in a run yet). */
   share: z.number().min(0).max(1).nullable(),
+  /** The run it serves now (null: idle). Its rate, share and straggler mark are relative to that run. */
+  runId: z.string().nullable(),
 });
 /** A connected worker. */
 export type LiveWorker = z.infer<typeof LiveWorkerSchema>;
 
-/** Body of `GET /api/v1/fleet`: the workers connected now, and their totals. */
+/** One active run's part of the live fleet: statistics of its own workers only. */
+export const LiveFleetRunSchema = z.object({
+  runId: z.string(),
+  name: z.string(),
+  status: z.string(),
+  priority: z.number().int(),
+  minWorkers: z.number().int(),
+  maxWorkers: z.number().int().nullable(),
+  /** Workers serving it now. */
+  workers: z.number().int(),
+  /** The sum of its members' own rates (what they could train alone). */
+  memberSamplesPerSec: z.number(),
+  /** What the run really trains per second (null before its first updates): compare with the sum. */
+  runSamplesPerSec: z.number().nullable(),
+});
+/** An active run on the fleet page. */
+export type LiveFleetRun = z.infer<typeof LiveFleetRunSchema>;
+
+/** Body of `GET /api/v1/fleet`: the active runs with their workers' statistics, the workers connected now, and fleet totals. */
 export const LiveFleetSchema = z.object({
-  activeRunId: z.string().nullable(),
+  runs: z.array(LiveFleetRunSchema),
   workers: z.array(LiveWorkerSchema),
   totals: z.object({
     workers: z.number().int(),
+    /** Workers serving no run now. */
+    idle: z.number().int(),
     samples: z.number().int(),
-    /** The sum of the members' own rates (what they could train alone). */
-    samplesPerSec: z.number(),
-    /** What the active run really trains per second (null without one): compare with the sum. */
-    runSamplesPerSec: z.number().nullable(),
     rejected: z.number().int(),
   }),
 });

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { WorkerKindSchema } from '../protocol/messages.ts';
+import { RunProgressSchema } from './stream.ts';
 
-/** One worker of the active run as `GET /api/v1/status` reports it. */
+/** One connected worker as `GET /api/v1/status` reports it, with the run it serves. */
 export const StatusWorkerSchema = z.object({
   id: z.string(),
   name: z.string(),
@@ -11,30 +12,22 @@ export const StatusWorkerSchema = z.object({
   samples: z.number().int(),
   samplesPerSec: z.number().nullable(),
   lastSeenAt: z.string(),
+  /** The run it serves now (null: idle). */
+  runId: z.string().nullable(),
 });
 /** A worker row of the status page. */
 export type StatusWorker = z.infer<typeof StatusWorkerSchema>;
 
-/** The run the coordinator is training now, with its connected workers. */
-export const StatusRunSchema = z.object({
-  id: z.string(),
-  name: z.string(),
+/** A run the coordinator is training now: its live progress (the stream's), its experiment, mode and placement. */
+export const StatusRunSchema = RunProgressSchema.extend({
   experiment: z.string(),
-  status: z.string(),
   /** The training mode (`ddp`, …). */
   mode: z.string(),
-  step: z.number().int(),
-  totalUpdates: z.number().int(),
-  epoch: z.number().int(),
-  trainLoss: z.number().nullable(),
-  evalLoss: z.number().nullable(),
-  evalAccuracy: z.number().nullable(),
-  lr: z.number().nullable(),
-  samplesPerSec: z.number().nullable(),
-  startedAt: z.string(),
-  workers: z.array(StatusWorkerSchema),
+  priority: z.number().int(),
+  minWorkers: z.number().int(),
+  maxWorkers: z.number().int().nullable(),
 });
-/** The active run of the status page. */
+/** An active run of the status page. */
 export type StatusRun = z.infer<typeof StatusRunSchema>;
 
 /** One entry of the status page's recent runs, with its best eval accuracy (null before any eval). */
@@ -73,13 +66,14 @@ export const JOIN_TOKEN_PLACEHOLDER = '<worker token>';
 export const StatusModeSchema = z.object({ name: z.string(), summary: z.string() });
 
 /**
- * Body of `GET /api/v1/status`: the active run (null when none), the 20 most recent runs, how to
- * join, and the training modes a run config may name.
+ * Body of `GET /api/v1/status`: every active run, every connected worker with the run it serves,
+ * the 20 most recent runs, how to join, and the training modes a run config may name.
  * @example const status = StatusSchema.parse(await (await fetch('/api/v1/status')).json());
  */
 export const StatusSchema = z.object({
   version: z.string(),
-  run: StatusRunSchema.nullable(),
+  activeRuns: z.array(StatusRunSchema),
+  workers: z.array(StatusWorkerSchema),
   runs: z.array(StatusRecentRunSchema),
   join: StatusJoinSchema,
   modes: z.array(StatusModeSchema).min(1),

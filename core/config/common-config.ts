@@ -24,8 +24,24 @@ export const CommonConfigShape = {
   batch_size: z.number().int().positive().max(65_536),
   total_updates: z.number().int().positive().max(100_000_000),
   max_grad_norm: z.number().positive().nullable().default(null),
-  /** Updates with a larger L2 norm than this are rejected as malicious or broken. */
-  max_update_norm: z.number().positive().default(1e6),
+  /**
+   * Results with a larger L2 norm are rejected as malicious or broken. A number is an absolute
+   * bound. `auto` (the default) is relative to the fleet: after a warm-up of `warmup` accepted
+   * results (checked against the absolute `warmup_bound`), a result may be at most `multiple` x the
+   * running median norm of the run's recently accepted results; `{multiple, warmup, warmup_bound}`
+   * sets those (defaults 10, 3, 1e6).
+   */
+  max_update_norm: z
+    .union([
+      z.number().positive(),
+      z.literal('auto'),
+      z.strictObject({
+        multiple: z.number().min(1).max(1e6).default(10),
+        warmup: z.number().int().min(1).max(1_000_000).default(3),
+        warmup_bound: z.number().positive().default(1e6),
+      }),
+    ])
+    .default('auto'),
   /** How workers send their results: float32 (`none`), or 16-bit `fp16` / `bf16` (half the bytes, lossy). */
   gradient_compression: z.enum(GRADIENT_COMPRESSIONS).default('none'),
   eval_every: z.number().int().positive().default(100),
@@ -41,6 +57,18 @@ export const CommonConfigShape = {
   step_timeout: DurationSchema.default(60_000),
   /** The run (or a resumed run) does not start its first update before this many workers are ready; afterwards it goes on with any number. */
   min_workers: z.number().int().positive().max(10_000).default(1),
+  /**
+   * Placement on a shared fleet: at most this many workers serve the run at once (null: no cap).
+   * With `min_workers` this is the run's `workers: {min, max}`; the rest of the fleet serves other runs.
+   */
+  max_workers: z.number().int().positive().max(10_000).nullable().default(null),
+  /**
+   * Placement order on a shared fleet: an idle or newly joined worker goes to the highest-priority
+   * active run below its `max_workers`; a run below `min_workers` takes workers from lower-priority runs.
+   */
+  priority: z.number().int().min(-1000).max(1000).default(0),
+  /** Backends a worker must run to serve this run (e.g. `[webgpu, wasm]`); null: any. */
+  worker_backends: z.array(z.string().min(1).max(32)).min(1).max(16).nullable().default(null),
   /**
    * The effective batch per update, whatever the number of workers (PyTorch's / Hivemind's
    * "global batch"); null: `batch_size` x active workers.

@@ -28,6 +28,9 @@ export function runConfigSchema(registry: ModeRegistry = TRAINING_MODES) {
     .object({ ...CommonConfigShape, mode: z.enum(names as [string, ...string[]]).default(names.includes(DEFAULT_MODE) ? DEFAULT_MODE : names[0]!), ...sections })
     .strict()
     .superRefine((cfg, ctx) => {
+      if (cfg.max_workers !== null && cfg.max_workers < cfg.min_workers) {
+        ctx.addIssue({ code: 'custom', path: ['max_workers'], message: `max_workers (${cfg.max_workers}) is below min_workers (${cfg.min_workers})` });
+      }
       for (const name of names) {
         if (name !== cfg.mode && (cfg as Record<string, unknown>)[name] !== undefined) {
           ctx.addIssue({ code: 'custom', path: [name], message: `options of mode ${name} given, but mode is ${cfg.mode}` });

@@ -3,6 +3,9 @@ import type { Dataset } from './dataset.ts';
 import { datasetHead, sampleLength } from './dataset.ts';
 import { MNIST_TEST_SIZE, MNIST_TRAIN_SIZE, loadMnist } from './mnist.ts';
 import { makeSyntheticDataset } from './synthetic.ts';
+import { CsvSpecSchema } from './csv/csv-spec.ts';
+import { loadCsvDataset, type CsvDatasetInfo } from './csv/load-csv-dataset.ts';
+import type { DatasetFileSource } from './csv/dataset-file-source.ts';
 import { CrowdtrainError } from '../protocol/errors.ts';
 import { describeZodError } from '../protocol/messages.ts';
 
@@ -31,11 +34,14 @@ export const SyntheticSpecSchema = z
     message: `synthetic data set too large: prod(shape) * (train_size + test_size) must be <= ${MAX_SYNTHETIC_VALUES}`,
   });
 
+export { CsvSpecSchema };
+
 /**
- * A data set as written in a run config (snake_case keys, unknown keys rejected), discriminated on `name`.
+ * A data set as written in a run config (snake_case keys, unknown keys rejected), discriminated on
+ * `name`: `mnist`, `synthetic`, or `csv` (the user's own table; core/data/csv, docs/datasets.md).
  * @example DatasetSpecSchema.parse({ name: 'synthetic', shape: [8, 8, 1], classes: 3 })
  */
-export const DatasetSpecSchema = z.discriminatedUnion('name', [MnistSpecSchema, SyntheticSpecSchema]);
+export const DatasetSpecSchema = z.discriminatedUnion('name', [MnistSpecSchema, SyntheticSpecSchema, CsvSpecSchema]);
 
 /** A validated data set spec, defaults filled in. */
 export type DatasetSpec = z.infer<typeof DatasetSpecSchema>;
@@ -54,12 +60,26 @@ export function parseDatasetSpec(raw: unknown): DatasetSpec {
   return r.data;
 }
 
+/** The splits of a data set; a csv data set adds its provenance (content hash, files, fitted transform). */
+export interface LoadedDataset {
+  train: Dataset;
+  test: Dataset;
+  csv?: CsvDatasetInfo;
+}
+
+/** Where loadDataset reads files from. */
+export interface LoadDatasetOptions {
+  /** The file source of a csv data set (default: the one the process installed with installDatasetFileSource). */
+  files?: DatasetFileSource;
+}
+
 /**
  * Loads the train and test splits a spec names (validating it first). Deterministic: the same spec
- * gives the same data on every machine. MNIST is memoised; synthetic data is generated each call.
+ * gives the same data on every machine. MNIST is memoised; synthetic data is generated each call;
+ * csv files are read (streamed) each call through the file source.
  * @example const { train, test } = await loadDataset({ name: 'mnist', train_size: 2000 });
  */
-export async function loadDataset(spec: DatasetSpecInput): Promise<{ train: Dataset; test: Dataset }> {
+export async function loadDataset(spec: DatasetSpecInput, opts: LoadDatasetOptions = {}): Promise<LoadedDataset> {
   const s = parseDatasetSpec(spec);
   switch (s.name) {
     case 'mnist': {
@@ -78,6 +98,8 @@ export async function loadDataset(spec: DatasetSpecInput): Promise<{ train: Data
         seed: s.seed,
         noise: s.noise,
       });
+    case 'csv':
+      return loadCsvDataset(s, opts.files);
     default: {
       const never: never = s;
       throw new CrowdtrainError('INVALID_CONFIG', `unknown dataset ${JSON.stringify(never)}`);

@@ -15,6 +15,8 @@ export const ErrorCode = {
   DUPLICATE_UPDATE: 'DUPLICATE_UPDATE',
   RUN_NOT_FOUND: 'RUN_NOT_FOUND',
   NO_ACTIVE_RUN: 'NO_ACTIVE_RUN',
+  /** The run cannot start now: it is already training, the active-run limit is reached, or the coordinator is shutting down. */
+  RUN_CONFLICT: 'RUN_CONFLICT',
   INVALID_CONFIG: 'INVALID_CONFIG',
   BACKEND_UNAVAILABLE: 'BACKEND_UNAVAILABLE',
   /** run:assign names a task kind this worker has no implementation of (the message lists the kinds it has). */

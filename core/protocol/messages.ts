@@ -38,6 +38,8 @@ export const HelloSchema = z.object({
   /** Stable id of a worker that reconnects, so its contribution is counted as the same worker. */
   workerId: Id.optional(),
   userAgent: z.string().max(512).optional(),
+  /** Serve only this run (`--run ID`, `&run=ID` in a tab's join link); the worker idles while it is not active. */
+  pinRun: Id.optional(),
   deviceInfo: z.record(z.string(), z.union([z.string().max(512), z.number(), z.boolean(), z.null()])).default({}),
   capabilities: z
     .object({
@@ -174,6 +176,14 @@ export const RunEndSchema = z.object({ runId: Id, status: z.string().max(32), re
 /** Run end. */
 export type RunEnd = z.infer<typeof RunEndSchema>;
 
+/**
+ * coordinator -> worker: stop serving run `runId` and drop its model; the worker stays connected
+ * and idle until the next `run:assign` (placement moved it, or its run paused or reached max_workers).
+ */
+export const RunReleaseSchema = z.object({ runId: Id, reason: z.string().max(1024) });
+/** Run release. */
+export type RunRelease = z.infer<typeof RunReleaseSchema>;
+
 /** Typed error payload carried in acks and `crowdtrain:error`. */
 export interface ErrorPayload {
   code: ErrorCode;
@@ -207,6 +217,7 @@ export interface ServerToClientEvents {
   'params:chunk': (msg: ParamsChunk) => void;
   'step:assign': (msg: StepAssign) => void;
   'run:end': (msg: RunEnd) => void;
+  'run:release': (msg: RunRelease) => void;
   'crowdtrain:error': (err: ErrorPayload) => void;
 }
 

@@ -2,6 +2,8 @@ import { CrowdtrainError } from '../protocol/errors.ts';
 import type { RunConfig } from '../config/common-config.ts';
 import type { ModeRegistry, ModeSetup, TrainingMode } from './training-mode.ts';
 import { ddpMode } from './ddp/ddp-mode.ts';
+import { dilocoMode } from './diloco/diloco-mode.ts';
+import { fedavgMode } from './fedavg/fedavg-mode.ts';
 
 /**
  * The training modes this build ships: the one list the config's `mode` enum, the tracking store
@@ -9,6 +11,8 @@ import { ddpMode } from './ddp/ddp-mode.ts';
  */
 export const TRAINING_MODES = {
   ddp: ddpMode,
+  diloco: dilocoMode,
+  fedavg: fedavgMode,
 } satisfies ModeRegistry;
 
 /** The mode a config without `mode:` trains with, and the mode of checkpoints written before modes existed. */

@@ -30,6 +30,8 @@ export type RunEvent =
   /** A worker's result was rejected, or the worker declined the assignment. */
   | { type: 'resultRejected'; workerId: string; step: number; code: string; reason: string }
   | { type: 'deadline'; step: number }
+  /** The wake-up a machine asked for with an `armWake` effect is due (the round of `step` may be over). */
+  | { type: 'wake'; step: number }
   | { type: 'updateApplied'; step: number }
   | { type: 'stop'; reason: StopReason; detail?: string }
   /** Hold training without ending the run: the current round is abandoned (its samples go back). */
@@ -65,9 +67,19 @@ export interface MachineSnapshot {
 
 /** Effects the shell must perform, in order. */
 export type RunEffect =
-  | { type: 'assign'; step: number; epoch: number; paramsVersion: number; assignments: Assignment[] }
+  /**
+   * Sends assignments. `backup: true` adds tasks to the round in progress (a late slice given to
+   * another member as well): the round's other assignments and results stand.
+   */
+  | { type: 'assign'; step: number; epoch: number; paramsVersion: number; assignments: Assignment[]; backup?: boolean }
   | { type: 'armDeadline'; step: number }
-  | { type: 'applyUpdate'; step: number; epoch: number; contributions: Contribution[] }
+  /** Dispatch a `wake` event for `step` after `afterMs`; a new one replaces the pending one, and applying the update cancels it. */
+  | { type: 'armWake'; step: number; afterMs: number }
+  /**
+   * Runs the update rule on the contributions. `slices`, when given, are the slices whose results
+   * went into the update (a worker's contribution may cover its own slice and a backup slice).
+   */
+  | { type: 'applyUpdate'; step: number; epoch: number; contributions: Contribution[]; slices?: Assignment[] }
   | { type: 'evaluate'; step: number }
   | {
       type: 'checkpoint';

@@ -91,6 +91,7 @@ export function socketTransport(socket: WorkerSocketLike, commitTimeoutMs = COMM
     onParamsChunk: (handler) => socket.on('params:chunk', handler),
     onStepAssign: (handler) => socket.on('step:assign', handler),
     onRunEnd: (handler) => socket.on('run:end', handler),
+    onRunRelease: (handler) => socket.on('run:release', handler),
     declineStep: (msg) => {
       if (socket.connected) socket.emit('step:decline', msg);
     },

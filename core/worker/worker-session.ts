@@ -6,6 +6,7 @@ import {
   ParamsChunkSchema,
   RunAssignSchema,
   RunEndSchema,
+  RunReleaseSchema,
   StepAssignSchema,
   type AckResult,
   type RunReady,
@@ -56,6 +57,8 @@ export interface WorkerSessionOptions {
   onRunAssigned?(run: AssignedRun): void;
   onProgress?(p: WorkerProgress): void;
   onRunEnd?(runId: string, status: string, reason: string): void;
+  /** The coordinator moved this worker off run `runId` (it stays connected and idle until the next run:assign). */
+  onRunReleased?(runId: string, reason: string): void;
   onError?(err: unknown): void;
 }
 
@@ -111,6 +114,27 @@ export class WorkerSession {
         })
         .catch((err: unknown) => this.opts.onError?.(err));
     });
+    t.onRunRelease((raw) => {
+      const parsed = RunReleaseSchema.safeParse(raw);
+      if (!parsed.success) {
+        this.opts.onError?.(new CrowdtrainError('INVALID_MESSAGE', `run:release: ${describeZodError(parsed.error)}`));
+        return;
+      }
+      const { runId, reason } = parsed.data;
+      // Queued behind the steps already assigned: their results are still sent (and dropped by
+      // the coordinator), and the next run:assign, queued after this, builds the new model.
+      this.queue = this.queue
+        .then(() => {
+          if (this.run && this.run.runId === runId) this.disposeRun();
+          this.opts.onRunReleased?.(runId, reason);
+        })
+        .catch((err: unknown) => this.opts.onError?.(err));
+    });
+  }
+
+  /** The run this worker serves now, or null while idle. */
+  get currentRunId(): string | null {
+    return this.run?.runId ?? null;
   }
 
   /** Number of steps this worker has computed. */

@@ -27,6 +27,8 @@ export interface WorkerTransport {
   onStepAssign(handler: S['step:assign']): void;
   /** Registers the run:end handler. */
   onRunEnd(handler: S['run:end']): void;
+  /** Registers the run:release handler (placement moved this worker off a run; the connection stays). */
+  onRunRelease(handler: S['run:release']): void;
   /** Sends one chunk of a step's result vector (dropped while disconnected: the slice is reassigned anyway). */
   sendGradChunk(msg: EventPayload<C['grad:chunk']>): void;
   /** Commits a step after its chunks; resolves with the coordinator's ack (an error result when disconnected or unanswered). */

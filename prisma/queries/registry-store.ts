@@ -2,6 +2,7 @@ import createDebug from 'debug';
 import { z } from 'zod';
 import { CrowdtrainError } from '../../core/protocol/errors.ts';
 import type { Database, TrackingPrismaClient } from '../db.ts';
+import { prismaCode } from './query-guards.ts';
 
 const debug = createDebug('crowdtrain:db:registry');
 
@@ -233,9 +234,4 @@ function parseAliases(aliases: readonly string[]): string[] {
     if (!r.success) throw new CrowdtrainError('INVALID_MESSAGE', `alias "${a}" ${r.error.issues[0]?.message ?? 'is invalid'}`);
     return r.data;
   });
-}
-
-function prismaCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
 }

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
@@ -6,28 +6,21 @@ import path from 'node:path';
 import { validateRunConfig, type RunConfigInput } from '../../core/config/run-config.ts';
 import { decodeCheckpoint, encodeCheckpoint, type CheckpointContent } from '../../coordinator/run/checkpoint-file.ts';
 import type { SkippedCheckpoint } from '../../coordinator/run/run-checkpointer.ts';
-import { startTestCoordinator, syntheticConfig, testDatabaseUrl, type TestCoordinator } from '../integration/support/harness.ts';
-import { joinTestWorker, type TestWorker } from '../integration/support/test-worker.ts';
+import { syntheticConfig, testDatabaseUrl, type TestCoordinator } from '../integration/support/harness.ts';
+import { chaosFixture } from './support/chaos-fixture.ts';
 
 const CLI = path.resolve('coordinator/cli.ts');
 
-let t: TestCoordinator | null = null;
-let worker: TestWorker | null = null;
-afterEach(async () => {
-  await worker?.close();
-  worker = null;
-  await t?.cleanup();
-  t = null;
-});
+const chaos = chaosFixture();
 
 /** A finished run of `over` (synthetic, one in-process worker): checkpoints at every `checkpoint_every`. */
 async function finishedRun(over: Partial<RunConfigInput>) {
-  t = await startTestCoordinator();
-  worker = await joinTestWorker({ url: t.coordinator.url, token: t.token, name: 'ckpt' });
+  const t = await chaos.start();
+  const worker = await chaos.join({ name: 'ckpt' });
   const cfg = syntheticConfig(over);
   const run = await t.coordinator.startRun(validateRunConfig(cfg));
   expect((await run.done).status).toBe('finished');
-  return { t, runId: run.runId, store: t.coordinator.store };
+  return { t, worker, runId: run.runId, store: t.coordinator.store };
 }
 
 /** Everything a failed resume must leave as it was. */
@@ -75,7 +68,7 @@ describe('checkpoints with non-finite values', () => {
 
     await expect(t.coordinator.resumeRun(runId, 8)).rejects.toThrow(/params\[3\] is NaN/);
     await expect(t.coordinator.resumeRun(runId, 4)).rejects.toThrow(new RegExp(`optimizer slot ${slotName}\\[2\\] is -Infinity`));
-    expect(t.coordinator.activeRun).toBeNull();
+    expect(t.coordinator.activeRuns()).toEqual([]);
     expect(await records(t, runId)).toEqual(before);
   });
 });
@@ -121,10 +114,9 @@ describe('resume from latest falls back to the newest valid checkpoint', () => {
   });
 
   it('the CLI prints what it skipped', async () => {
-    const { t, runId, store } = await finishedRun({ total_updates: 8, checkpoint_every: 4, eval_every: 4 });
+    const { t, worker, runId, store } = await finishedRun({ total_updates: 8, checkpoint_every: 4, eval_every: 4 });
     await flipLastByte((await store.findCheckpoint(runId, 'latest'))!.path);
-    await worker?.close();
-    worker = null;
+    await worker.close();
     await t.stop();
     const env = { ...process.env, CROWDTRAIN_TOKEN: t.token, DATABASE_URL: await testDatabaseUrl(t.dataDir) };
     const args = ['--port', '0', '--data-dir', t.dataDir, '--no-dashboard', '--local-workers', '1', '--worker-backend', 'cpu', '--exit-when-done', '--resume', runId];

@@ -1,16 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { validateRunConfig } from '../../core/config/run-config.ts';
-import { startTestCoordinator, syntheticConfig, waitForWorkers, type TestCoordinator } from '../integration/support/harness.ts';
-import { joinTestWorker, type TestWorker } from '../integration/support/test-worker.ts';
+import { syntheticConfig, waitForWorkers, type TestCoordinator } from '../integration/support/harness.ts';
+import { chaosFixture } from './support/chaos-fixture.ts';
 
-let t: TestCoordinator | null = null;
-let flooder: TestWorker | null = null;
-afterEach(async () => {
-  await flooder?.close();
-  flooder = null;
-  await t?.cleanup();
-  t = null;
-});
+const chaos = chaosFixture();
 
 /** The flood of issue 15, item 2: 4,000 schema-valid step:decline in 2 s. */
 const FLOOD_MESSAGES = 4000;
@@ -33,32 +26,47 @@ function updatesPerSec(t: TestCoordinator, ms: number): Promise<number> {
   });
 }
 
-async function eventRows(t: TestCoordinator, runId: string): Promise<{ all: number; declined: number }> {
+async function eventRows(t: TestCoordinator, runId: string, workerId: string): Promise<{ all: number; declined: number; mine: number; kinds: string[] }> {
   const events = await t.coordinator.store.listEvents(runId, { take: 100_000 });
-  return { all: events.length, declined: events.filter((e) => e.kind === 'step_declined').length };
+  return {
+    all: events.length,
+    declined: events.filter((e) => e.kind === 'step_declined').length,
+    mine: events.filter((e) => e.workerId === workerId).length,
+    kinds: events.map((e) => e.kind),
+  };
+}
+
+/** How many rows of each kind `after` has beyond `before` (what the flood wrote). */
+function newKinds(before: { kinds: string[] }, after: { kinds: string[] }): Record<string, number> {
+  const count = (ks: string[]) => ks.reduce<Record<string, number>>((m, k) => ({ ...m, [k]: (m[k] ?? 0) + 1 }), {});
+  const [b, a] = [count(before.kinds), count(after.kinds)];
+  return Object.fromEntries(Object.entries(a).filter(([k, n]) => n > (b[k] ?? 0)).map(([k, n]) => [k, n - (b[k] ?? 0)]));
 }
 
 describe('a flood from a member (issue 15, item 2)', () => {
   it('4,000 step:decline in 2 s: training keeps >= 80% of its quiet rate, Event rows stay bounded, the flooder is disconnected', async () => {
-    t = await startTestCoordinator();
+    const t = await chaos.start();
     await t.joinWorkers(2);
     // The flooder is a member of the run like the others (it trains until it floods).
-    flooder = await joinTestWorker({ url: t.coordinator.url, token: t.token, name: 'flooder' });
+    const flooder = await chaos.join({ name: 'flooder' });
     await waitForWorkers(t.coordinator, 3);
     const session = await t.coordinator.startRun(
-      validateRunConfig(syntheticConfig({ total_updates: 1_000_000, eval_every: 1_000_000, checkpoint_every: 1_000_000, min_workers: 3, optimizer: { name: 'sgd', lr: 0.01 } })),
+      // Equal slices: the in-process workers share one thread, so with throughput weighting the first
+      // to answer looks fastest and may end up with the whole batch (the others spares), and the
+      // quiet rate would be that of a one-worker fleet in some runs and of three in others.
+      validateRunConfig(syntheticConfig({ total_updates: 1_000_000, eval_every: 1_000_000, checkpoint_every: 1_000_000, min_workers: 3, slice_balance: 'equal', optimizer: { name: 'sgd', lr: 0.01 } })),
     );
     // The quiet rate of this fleet, after a warm-up.
     await new Promise<void>((r) => {
       const on = (u: { step: number }) => {
         if (u.step < WARMUP_UPDATES) return;
-        t!.coordinator.events.off('update', on);
+        t.coordinator.events.off('update', on);
         r();
       };
-      t!.coordinator.events.on('update', on);
+      t.coordinator.events.on('update', on);
     });
     const quiet = await updatesPerSec(t, WINDOW_MS);
-    const before = await eventRows(t, session.runId);
+    const before = await eventRows(t, session.runId, flooder.workerId);
 
     const disconnected = flooder.nextEvent('disconnected');
     const errors: string[] = [];
@@ -69,7 +77,7 @@ describe('a flood from a member (issue 15, item 2)', () => {
     await new Promise<void>((resolve) => {
       const timer = setInterval(() => {
         for (let i = 0; i < perTick && sent < FLOOD_MESSAGES; i++, sent++) {
-          flooder!.socket.emit('step:decline', { runId: session.runId, step: session.status().step, code: 'BACKEND_UNAVAILABLE', reason: `flood ${sent}` });
+          flooder.socket.emit('step:decline', { runId: session.runId, step: session.status().step, code: 'BACKEND_UNAVAILABLE', reason: `flood ${sent}` });
         }
         if (sent >= FLOOD_MESSAGES) {
           clearInterval(timer);
@@ -79,18 +87,22 @@ describe('a flood from a member (issue 15, item 2)', () => {
     });
     const flooded = await during;
     const gone = await disconnected;
-    const after = await eventRows(t, session.runId);
+    const after = await eventRows(t, session.runId, flooder.workerId);
     console.log(
       `member flood: quiet ${quiet.toFixed(1)} updates/s, during flood ${flooded.toFixed(1)} updates/s (${((100 * flooded) / quiet).toFixed(0)}%); ` +
-        `Event rows +${after.all - before.all} (step_declined +${after.declined - before.declined}); flooder: ${gone.type} ${JSON.stringify(gone)}; notices ${errors.length}`,
+        `Event rows +${after.all - before.all} ${JSON.stringify(newKinds(before, after))}; flooder: ${gone.type} ${JSON.stringify(gone)}; notices ${errors.length}`,
     );
-    // On PostgreSQL this does not hold reliably yet (one full-suite run: 97 quiet vs 1.5 updates/s during
-    // the flood, 136% when run alone; the rows stay bounded and the flooder is still cut off): an open problem recorded in
-    // docs/reliability.md, so the rate bound is asserted on SQLite only.
-    if (process.env.CROWDTRAIN_TEST_DB !== 'postgres') expect(flooded).toBeGreaterThanOrEqual(0.8 * quiet);
-    // Coalesced: at most two step_declined rows per window from the flooder, plus its join/leave rows.
-    expect(after.declined - before.declined).toBeLessThanOrEqual(2);
-    expect(after.all - before.all).toBeLessThanOrEqual(10);
+    // The issue's 80% (with equal slices measured 147-148% of quiet on SQLite and 144-173% on
+    // PostgreSQL, 2-core machine: the flooder is cut off early in the window, and two workers share
+    // one thread better than three).
+    expect(flooded).toBeGreaterThanOrEqual(0.8 * quiet);
+    // Coalesced: at most two step_declined rows per window from the flooder, plus a few about its
+    // slices and its leaving; the run's other rows (its slice taken over, the honest workers'
+    // spare changes) stay a handful too, whatever the 4,000 messages.
+    const written = JSON.stringify(newKinds(before, after));
+    expect(after.declined - before.declined, written).toBeLessThanOrEqual(2);
+    expect(after.mine - before.mine, written).toBeLessThanOrEqual(10);
+    expect(after.all - before.all, written).toBeLessThanOrEqual(16);
     expect(errors.some((m) => /rate limit/.test(m))).toBe(true);
     expect(t.coordinator.workers().map((w) => w.name)).not.toContain('flooder');
     expect(session.isEnded).toBe(false);

@@ -1,16 +1,11 @@
 import http from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { validateRunConfig } from '../../core/config/run-config.ts';
 import { MAX_STREAMS_PER_ADDRESS } from '../../coordinator/http/routes/stream.ts';
-import { startTestCoordinator, syntheticConfig, type TestCoordinator } from '../integration/support/harness.ts';
+import { syntheticConfig } from '../integration/support/harness.ts';
+import { chaosFixture } from './support/chaos-fixture.ts';
 
-let t: TestCoordinator | null = null;
-const open: http.ClientRequest[] = [];
-afterEach(async () => {
-  for (const r of open.splice(0)) r.destroy();
-  await t?.cleanup();
-  t = null;
-});
+const chaos = chaosFixture();
 
 interface Stream {
   status: number;
@@ -20,7 +15,7 @@ interface Stream {
   events(n: number): Promise<void>;
 }
 
-/** Opens one run stream (a fresh TCP connection) and resolves with its status once the headers arrive. */
+/** Opens one run stream (a fresh TCP connection, destroyed after the test) and resolves with its status once the headers arrive. */
 function openStream(url: string): Promise<Stream> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { agent: false }, (res) => {
@@ -43,7 +38,7 @@ function openStream(url: string): Promise<Stream> {
         events: (n) => (count() >= n ? Promise.resolve() : new Promise((r) => waiters.push({ n, resolve: r }))),
       });
     });
-    open.push(req);
+    chaos.onCleanup(() => void req.destroy());
     req.on('error', reject);
   });
 }
@@ -53,7 +48,7 @@ describe('run streams are capped (issue 15, item 5)', () => {
     const warnings: Error[] = [];
     const onWarning = (w: Error) => warnings.push(w);
     process.on('warning', onWarning);
-    t = await startTestCoordinator();
+    const t = await chaos.start();
     await t.joinWorkers(2);
     const session = await t.coordinator.startRun(validateRunConfig(syntheticConfig({ total_updates: 1_000_000, eval_every: 1_000_000, checkpoint_every: 1_000_000, min_workers: 2 })));
     const url = `${t.coordinator.url}/api/v1/runs/${session.runId}/stream`;

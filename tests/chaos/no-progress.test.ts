@@ -1,22 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { validateRunConfig } from '../../core/config/run-config.ts';
-import { startTestCoordinator, syntheticConfig, waitForWorkers, type TestCoordinator } from '../integration/support/harness.ts';
-import { joinTestWorker, type TestWorker } from '../integration/support/test-worker.ts';
+import { syntheticConfig, waitForWorkers } from '../integration/support/harness.ts';
+import { chaosFixture } from './support/chaos-fixture.ts';
 
-let t: TestCoordinator | null = null;
-let worker: TestWorker | null = null;
-afterEach(async () => {
-  await worker?.close();
-  worker = null;
-  await t?.cleanup();
-  t = null;
-});
+const chaos = chaosFixture();
 
 describe('a run that can never progress', () => {
   it('fails after max_failed_rounds rounds with every result rejected, saying what happened and what to change', async () => {
-    t = await startTestCoordinator();
+    const t = await chaos.start();
     // Every result is far beyond max_update_norm (what lr: 1e8 does to real gradients after one step).
-    worker = await joinTestWorker({ url: t.coordinator.url, token: t.token, name: 'diverged', transformResult: (v) => v.map(() => 1e7) });
+    await chaos.join({ name: 'diverged', transformResult: (v) => v.map(() => 1e7) });
     await waitForWorkers(t.coordinator, 1);
     const session = await t.coordinator.startRun(validateRunConfig(syntheticConfig({ total_updates: 1000, max_failed_rounds: 6 })));
     const outcome = await session.done;

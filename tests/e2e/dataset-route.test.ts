@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateRunConfig } from '../../core/config/run-config.ts';
 import { decodeDataset } from '../../core/data/dataset.ts';
 import { loadDataset, parseDatasetSpec } from '../../core/data/dataset-spec.ts';
-import { datasetTrainUrl } from '../../coordinator/http/dataset-route.ts';
+import { datasetTrainUrl } from '../../core/data/dataset-route.ts';
 import { startTestCoordinator, syntheticConfig, type TestCoordinator } from '../integration/support/harness.ts';
 
 let t: TestCoordinator;
@@ -47,11 +47,11 @@ describe('GET /api/v1/datasets/train and /api/v1/tfjs-wasm: what tabs download o
     expect(decodeDataset(bytes).features).toEqual(train.features);
   });
 
-  it('refuses data sets other than the active run and MNIST, bad JSON and a missing spec, naming the problem', async () => {
+  it('refuses data sets other than those of active runs and MNIST, bad JSON and a missing spec, naming the problem', async () => {
     const other = parseDatasetSpec({ name: 'synthetic', shape: [4], train_size: 10, test_size: 2 });
     const notActive = await fetch(`${t.coordinator.url}${datasetTrainUrl(other)}`);
     expect(notActive.status).toBe(404);
-    expect(JSON.stringify(await notActive.json())).toContain("not the active run's data set");
+    expect(JSON.stringify(await notActive.json())).toContain('is not the data set of an active run');
     const badJson = await fetch(`${t.coordinator.url}/api/v1/datasets/train?spec=%7Bnope`);
     expect(badJson.status).toBe(400);
     expect(JSON.stringify(await badJson.json())).toContain('is not JSON');

@@ -32,8 +32,7 @@ afterEach(async () => {
     suite.env.coordinator.events.on('worker-left', check);
     check();
   });
-  const active = suite.env.coordinator.activeRun;
-  if (active) await active.stop();
+  await Promise.all(suite.env.coordinator.activeRuns().map((run) => run.stop()));
 });
 
 async function openTab(name: string, backend = 'webgl'): Promise<Page> {
@@ -93,8 +92,9 @@ describe.skipIf(!hasChromium)(requireChromium(hasChromium).title('tabs that leav
     await waitForWorkerCount(suite.env.coordinator, 3);
     const victim = (await tabs[1]!.evaluate(() => window.__crowdtrainContribute!.snapshot().workerId))!;
     // A step deadline far beyond the test's own timeout: only the disconnect can free the slice.
+    // Equal slices: with throughput weighting the victim may be a spare holding no slice when it crashes.
     const config = validateRunConfig(
-      syntheticConfig({ name: 'e2e-tab-crash', batch_size: 16, total_updates: 25, min_workers: 1, eval_every: 100, checkpoint_every: 100, step_timeout: '30m' }),
+      syntheticConfig({ name: 'e2e-tab-crash', batch_size: 16, total_updates: 25, min_workers: 1, eval_every: 100, checkpoint_every: 100, step_timeout: '30m', slice_balance: 'equal' }),
     );
     const updates: AppliedUpdate[] = [];
     const left = new Map<string, string>();

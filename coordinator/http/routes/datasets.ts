@@ -1,16 +1,17 @@
 import type http from 'node:http';
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import createDebug from 'debug';
 import { encodeDataset } from '../../../core/data/dataset.ts';
+import { encodedDatasetHead } from '../../../core/data/encoded-dataset-head.ts';
 import { DatasetSpecSchema, loadDataset, type DatasetSpec } from '../../../core/data/dataset-spec.ts';
 import { describeZodError } from '../../../core/protocol/messages.ts';
 import type { CoordinatorApi } from '../coordinator-api.ts';
-import { DATASET_TRAIN_PATH, TFJS_WASM_PATH, canonicalSpecJson } from '../dataset-route.ts';
+import { DATASET_TRAIN_PATH, TFJS_WASM_PATH, canonicalSpecJson } from '../../../core/data/dataset-route.ts';
 import { HttpError } from '../http-io.ts';
 import { rawRoute, type Route } from '../route.ts';
+import { etagOf, trainSplitCache } from '../train-split-cache.ts';
 
 const debug = createDebug('crowdtrain:http:dataset');
 
@@ -19,14 +20,14 @@ export const TFJS_WASM_FILES: ReadonlySet<string> = new Set(['tfjs-backend-wasm.
 /** Longest `?spec=` the dataset route reads. */
 export const MAX_SPEC_CHARS = 4096;
 
-interface EncodedBody {
-  bytes: Uint8Array;
+/** A response body, sent as its chunks in order (views into cached encodings, not copies). */
+interface Body {
+  chunks: Uint8Array[];
   etag: string;
 }
 
-function etagOf(bytes: Uint8Array): string {
-  return `"${createHash('sha256').update(bytes).digest('hex').slice(0, 32)}"`;
-}
+/** Cache key of the one encoding every MNIST spec is cut from: the whole fixed train split (no train_size, and test_size does not change it). */
+const MNIST_TRAIN_KEY = 'mnist-train';
 
 function etagMatches(req: http.IncomingMessage, etag: string): boolean {
   const header = req.headers['if-none-match'];
@@ -35,7 +36,7 @@ function etagMatches(req: http.IncomingMessage, etag: string): boolean {
 }
 
 /** Sends a body that is a pure function of its URL: ETag, a year-long `immutable` cache, 304 on a matching If-None-Match. */
-function sendImmutable(req: http.IncomingMessage, res: http.ServerResponse, body: EncodedBody, contentType: string): void {
+function sendImmutable(req: http.IncomingMessage, res: http.ServerResponse, body: Body, contentType: string): void {
   const headers = {
     'content-type': contentType,
     // Content is a pure function of the URL (deterministic data sets, versioned wasm files).
@@ -47,13 +48,14 @@ function sendImmutable(req: http.IncomingMessage, res: http.ServerResponse, body
     res.end();
     return;
   }
-  res.writeHead(200, { ...headers, 'content-length': String(body.bytes.byteLength) });
-  if (req.method === 'HEAD') res.end();
-  else res.end(body.bytes);
+  const length = body.chunks.reduce((n, c) => n + c.byteLength, 0);
+  res.writeHead(200, { ...headers, 'content-length': String(length) });
+  if (req.method !== 'HEAD') for (const chunk of body.chunks) res.write(chunk);
+  res.end();
 }
 
 /** The data set `?spec=` names, if a tab may download it: MNIST or the active run's data set (so a stranger cannot make the coordinator generate arbitrary data). */
-function allowedSpec(url: URL, active: DatasetSpec | null): DatasetSpec {
+function allowedSpec(url: URL, active: readonly DatasetSpec[]): DatasetSpec {
   const rawSpec = url.searchParams.get('spec');
   if (rawSpec === null || rawSpec.length > MAX_SPEC_CHARS) {
     throw new HttpError(400, 'INVALID_MESSAGE', `${DATASET_TRAIN_PATH} needs a ?spec= query with a JSON dataset spec (at most ${MAX_SPEC_CHARS} characters)`);
@@ -67,42 +69,52 @@ function allowedSpec(url: URL, active: DatasetSpec | null): DatasetSpec {
   const parsed = DatasetSpecSchema.safeParse(json);
   if (!parsed.success) throw new HttpError(400, 'INVALID_CONFIG', `invalid dataset spec: ${describeZodError(parsed.error)}`);
   const spec = parsed.data;
-  if (spec.name === 'mnist' || (active !== null && canonicalSpecJson(active) === canonicalSpecJson(spec))) return spec;
-  throw new HttpError(404, 'RUN_NOT_FOUND', `dataset ${canonicalSpecJson(spec)} is not the active run's data set (${active ? canonicalSpecJson(active) : 'no run is active'})`);
+  const wanted = canonicalSpecJson(spec);
+  if (spec.name === 'mnist' || active.some((a) => canonicalSpecJson(a) === wanted)) return spec;
+  throw new HttpError(404, 'RUN_NOT_FOUND', `dataset ${wanted} is not the data set of an active run (${active.length ? active.map(canonicalSpecJson).join(', ') : 'no run is active'})`);
+}
+
+/**
+ * The train split of an allowed spec, encoded at most once per data set (core/data/dataset.ts
+ * format). Every MNIST spec is cut from one cached encoding of the whole fixed train split
+ * (encodedDatasetHead: a fresh header and views of the first train_size samples, byte for byte
+ * what encoding that prefix gives, since MNIST is stored one byte per pixel); its ETag derives from
+ * the whole split's and the size. Other specs are those of active runs, each encoded whole.
+ */
+async function trainSplitBody(spec: DatasetSpec): Promise<Body> {
+  if (spec.name === 'mnist') {
+    const whole = await trainSplitCache.get(MNIST_TRAIN_KEY, () => encodeTrainSplit(MNIST_TRAIN_KEY, { name: 'mnist' }));
+    const chunks = spec.train_size === undefined ? [whole.bytes] : encodedDatasetHead(whole.bytes, spec.train_size);
+    return { chunks, etag: chunks.length === 1 ? whole.etag : etagOf(`${whole.etag}:${spec.train_size}`) };
+  }
+  const key = canonicalSpecJson(spec);
+  const split = await trainSplitCache.get(key, () => encodeTrainSplit(key, spec));
+  return { chunks: [split.bytes], etag: split.etag };
+}
+
+async function encodeTrainSplit(key: string, spec: DatasetSpec): Promise<Uint8Array> {
+  const { train } = await loadDataset(spec);
+  const bytes = encodeDataset(train);
+  debug('encoded %s: %d samples, %d bytes', key, train.size, bytes.byteLength);
+  return bytes;
 }
 
 /**
  * What browser tabs download once and cache: the train split of a data set in the binary format of
  * core/data/dataset.ts (`GET /api/v1/datasets/train?spec=...`) and the tfjs wasm backend binaries
- * (`GET /api/v1/tfjs-wasm/<file>.wasm`). Both carry an ETag and long-lived caching headers.
+ * (`GET /api/v1/tfjs-wasm/<file>.wasm`). Both carry an ETag and long-lived caching headers. A train
+ * split costs one encoding per data set while the process's bounded cache (train-split-cache.ts)
+ * holds it, whatever train_size a request names; see trainSplitBody.
  */
 export function datasetRoutes(c: CoordinatorApi): Route[] {
-  const encoded = new Map<string, Promise<EncodedBody>>();
-  const wasm = new Map<string, Promise<EncodedBody>>();
+  const wasm = new Map<string, Promise<Body>>();
   const requireFromHere = createRequire(import.meta.url);
 
-  const encodedTrainSplit = (spec: DatasetSpec): Promise<EncodedBody> => {
-    const key = canonicalSpecJson(spec);
-    let p = encoded.get(key);
-    if (!p) {
-      p = loadDataset(spec).then(({ train }) => {
-        const bytes = encodeDataset(train);
-        debug('encoded %s: %d samples, %d bytes', key, train.size, bytes.byteLength);
-        return { bytes, etag: etagOf(bytes) };
-      });
-      p.catch(() => encoded.delete(key));
-      // Keep the two most recent data sets: a coordinator trains one run at a time.
-      while (encoded.size >= 2) encoded.delete(encoded.keys().next().value!);
-      encoded.set(key, p);
-    }
-    return p;
-  };
-
-  const wasmFile = (file: string): Promise<EncodedBody> => {
+  const wasmFile = (file: string): Promise<Body> => {
     let body = wasm.get(file);
     if (!body) {
       const dist = path.dirname(requireFromHere.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
-      body = readFile(path.join(dist, 'dist', file)).then((b) => ({ bytes: new Uint8Array(b), etag: etagOf(b) }));
+      body = readFile(path.join(dist, 'dist', file)).then((b) => ({ chunks: [new Uint8Array(b)], etag: etagOf(b) }));
       body.catch(() => wasm.delete(file));
       wasm.set(file, body);
     }
@@ -114,8 +126,8 @@ export function datasetRoutes(c: CoordinatorApi): Route[] {
       method: 'GET',
       pattern: new RegExp(`^${DATASET_TRAIN_PATH}$`),
       async handle({ req, res, url }) {
-        const spec = allowedSpec(url, c.activeRun?.config.dataset ?? null);
-        sendImmutable(req, res, await encodedTrainSplit(spec), 'application/octet-stream');
+        const spec = allowedSpec(url, c.activeRuns().map((r) => r.config.dataset));
+        sendImmutable(req, res, await trainSplitBody(spec), 'application/octet-stream');
       },
     }),
     rawRoute({

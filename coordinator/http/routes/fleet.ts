@@ -18,9 +18,14 @@ export function stragglerIds(rates: readonly { id: string; samplesPerSec: number
   return new Set(known.filter((r) => r.samplesPerSec < STRAGGLER_FRACTION * median).map((r) => r.id));
 }
 
-/** The connected workers as core/api LiveWorkers, stragglers marked. */
-export function liveWorkerViews(workers: readonly LiveWorkerInfo[]): LiveWorker[] {
-  const stragglers = stragglerIds(workers);
+/** The connected workers as core/api LiveWorkers, each with the run it serves; stragglers are marked among the workers of the same run. */
+export function liveWorkerViews(workers: readonly LiveWorkerInfo[], runOf: (workerId: string) => string | null): LiveWorker[] {
+  const byRun = new Map<string | null, LiveWorkerInfo[]>();
+  for (const w of workers) {
+    const r = runOf(w.id);
+    byRun.set(r, [...(byRun.get(r) ?? []), w]);
+  }
+  const stragglers = new Set([...byRun.entries()].filter(([r]) => r !== null).flatMap(([, ws]) => [...stragglerIds(ws)]));
   return workers.map((w) => ({
     id: w.id,
     name: w.name,
@@ -37,6 +42,7 @@ export function liveWorkerViews(workers: readonly LiveWorkerInfo[]): LiveWorker[
     gradientAgreement: w.gradientAgreement,
     gradientOutlier: w.gradientOutlier,
     share: w.share,
+    runId: runOf(w.id),
   }));
 }
 
@@ -58,17 +64,31 @@ export function fleetRoutes(c: CoordinatorApi): Route[] {
       pattern: /^\/api\/v1\/fleet$/,
       response: LiveFleetSchema,
       handle() {
-        const workers = liveWorkerViews(c.workers());
+        const workers = liveWorkerViews(c.workers(), (id) => c.runOfWorker(id));
+        const runs = c.activeRuns().map((run) => {
+          const members = workers.filter((w) => w.runId === run.runId);
+          const p = run.status();
+          return {
+            runId: run.runId,
+            name: run.config.name,
+            status: p.status,
+            priority: run.config.priority,
+            minWorkers: run.config.min_workers,
+            maxWorkers: run.config.max_workers,
+            workers: members.length,
+            memberSamplesPerSec: sum(members, (w) => w.samplesPerSec ?? 0),
+            runSamplesPerSec: p.samplesPerSec,
+          };
+        });
         return Promise.resolve({
           status: 200,
           body: {
-            activeRunId: c.activeRun?.runId ?? null,
+            runs,
             workers,
             totals: {
               workers: workers.length,
+              idle: workers.filter((w) => w.runId === null).length,
               samples: sum(workers, (w) => w.samples),
-              samplesPerSec: sum(workers, (w) => w.samplesPerSec ?? 0),
-              runSamplesPerSec: c.activeRun?.status().samplesPerSec ?? null,
               rejected: sum(workers, (w) => w.rejected),
             },
           },
@@ -82,7 +102,7 @@ export function fleetRoutes(c: CoordinatorApi): Route[] {
       async handle({ params }) {
         const run = await requireRun(c.store, params[0]);
         const entries = await c.store.listFleet(run.id);
-        const live = new Map(c.activeRun?.runId === run.id ? liveWorkerViews(c.workers()).map((w) => [w.id, w]) : []);
+        const live = new Map(liveWorkerViews(c.workers(), (id) => c.runOfWorker(id)).filter((w) => w.runId === run.id).map((w) => [w.id, w]));
         const workers = entries.map((e): RunFleetWorker => {
           const l = live.get(e.workerId);
           return {

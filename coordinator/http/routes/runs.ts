@@ -19,6 +19,7 @@ import type { CoordinatorApi } from '../coordinator-api.ts';
 import { flattenParams } from '../../../prisma/queries/tracking-store.ts';
 import { HttpError, parseJsonText, parseWith, queryObject, readBody, readJson } from '../http-io.ts';
 import { jsonRoute, type Route } from '../route.ts';
+import { LogBatchWriter, yieldToEventLoop } from '../log-writer.ts';
 import { checkpointView, metricSummaryView, progressView, runSummaryView } from './api-views.ts';
 import { METRIC_KEY, isExternal, requireRun } from './run-lookup.ts';
 import { EXTERNAL_RUN_MODE } from '../../../core/run/modes.ts';
@@ -168,8 +169,7 @@ export function runRoutes(c: CoordinatorApi): Route[] {
         });
         const ids = runs.map((r) => r.id);
         const [summaries, contributors] = await Promise.all([c.store.summarizeRunMetrics(ids, q.keys), c.store.countContributors(ids)]);
-        const active = c.activeRun;
-        const liveWorkers = (runId: string) => (active?.runId === runId ? active.status().activeWorkers : null);
+        const liveWorkers = (runId: string) => c.activeSession(runId)?.status().activeWorkers ?? null;
         return {
           status: 200,
           body: {
@@ -190,16 +190,7 @@ export function runRoutes(c: CoordinatorApi): Route[] {
         const type = (req.headers['content-type'] ?? 'application/json').toLowerCase();
         const text = await readBody(req);
         const config = /yaml|text\/plain/.test(type) ? parseRunConfig(text, 'request body', c.modes) : validateRunConfig(parseJsonText(text), c.modes);
-        const active = c.activeRun;
-        if (active) throw new HttpError(409, 'INVALID_CONFIG', `run ${active.runId} (${active.config.name}) is still training; stop it first (POST /api/v1/runs/${active.runId}/stop)`);
-        let session;
-        try {
-          session = await c.startRun(config);
-        } catch (err) {
-          // Lost a race with another start.
-          if (c.activeRun) throw new HttpError(409, 'INVALID_CONFIG', (err as Error).message, { cause: err });
-          throw err;
-        }
+        const session = await c.startRun(config);
         const run = await c.store.getRun(session.runId);
         if (!run) throw new HttpError(500, 'INTERNAL', `run ${session.runId} vanished after start`);
         return { status: 201, body: { run: runSummaryView(run, [], session.status().activeWorkers), url: `/runs/${run.id}` } };
@@ -237,7 +228,7 @@ export function runRoutes(c: CoordinatorApi): Route[] {
       async handle({ params }) {
         const run = await requireRun(c.store, params[0]);
         const [runParams, metrics, checkpoints] = await Promise.all([c.store.getParams(run.id), c.store.summarizeRunMetrics([run.id]), c.store.listCheckpoints(run.id)]);
-        const live = c.activeRun?.runId === run.id ? c.activeRun.status() : null;
+        const live = c.activeSession(run.id)?.status() ?? null;
         let config: unknown;
         try {
           config = JSON.parse(run.config) as unknown;
@@ -299,13 +290,19 @@ export function runRoutes(c: CoordinatorApi): Route[] {
       response: LogResultSchema,
       async handle({ req, params }) {
         const run = await requireRun(c.store, params[0]);
+        // A maximal batch (10,000 params and points, about 1 MB) costs tens of ms to parse, check
+        // and write: each stage gets its own turn of the event loop, and the writer writes in
+        // small chunks, so sockets, /healthz and training keep going meanwhile.
         const raw = await readJson(req);
+        await yieldToEventLoop();
         rejectNonFiniteMetrics(raw);
         const body = parseWith(LogBatchSchema, raw, 'log batch');
+        await yieldToEventLoop();
         boundedParams(body.params, 'log batch');
-        if (Object.keys(body.params).length > 0) await c.store.logParams(run.id, body.params);
+        const writer = new LogBatchWriter(c.store);
+        await writer.writeParams(run.id, body.params);
         if (body.metrics.length > 0) {
-          await c.store.logMetrics(
+          await writer.writeMetrics(
             run.id,
             body.metrics.map((m) => ({ key: m.key, step: m.step, value: m.value, time: m.time === undefined ? undefined : new Date(m.time) })),
           );
@@ -326,7 +323,7 @@ export function runRoutes(c: CoordinatorApi): Route[] {
       async handle({ req, params }) {
         const run = await requireRun(c.store, params[0]);
         await readBody(req);
-        if (c.activeRun?.runId !== run.id) {
+        if (!c.activeSession(run.id)) {
           throw new HttpError(409, 'NO_ACTIVE_RUN', `${notTraining(run.id, run.status)}${isExternal(run) ? `; end an external run with POST /api/v1/runs/${run.id}/end` : ''}`);
         }
         return { status: 200, body: { runId: run.id, outcome: await c.stopRun(run.id) } };
@@ -340,8 +337,8 @@ export function runRoutes(c: CoordinatorApi): Route[] {
       async handle({ req, params }) {
         const run = await requireRun(c.store, params[0]);
         await readBody(req);
-        const active = c.activeRun;
-        if (active?.runId !== run.id) throw new HttpError(409, 'NO_ACTIVE_RUN', notTraining(run.id, run.status));
+        const active = c.activeSession(run.id);
+        if (!active) throw new HttpError(409, 'NO_ACTIVE_RUN', notTraining(run.id, run.status));
         // The current update is abandoned (its samples go back) and none is applied until resume.
         await c.pauseRun(run.id);
         return { status: 200, body: { runId: run.id, status: 'paused' as const, step: active.status().step } };
@@ -356,13 +353,13 @@ export function runRoutes(c: CoordinatorApi): Route[] {
         const run = await requireRun(c.store, params[0]);
         const body = parseWith(ResumeRunSchema, await readJson(req), 'resume request');
         if (isExternal(run)) throw new HttpError(409, 'INVALID_MESSAGE', `run ${run.id} is external: it is trained elsewhere and cannot be resumed here`);
-        const active = c.activeRun;
+        const active = c.activeSession(run.id);
         // A paused run continues in place (no checkpoint round trip).
-        if (active?.runId === run.id && active.isPaused) {
+        if (active?.isPaused) {
           await c.unpauseRun(run.id);
           return { status: 200, body: { runId: run.id, step: active.status().step, url: `/runs/${run.id}` } };
         }
-        if (active) throw new HttpError(409, 'INVALID_CONFIG', `run ${active.runId} (${active.config.name}) is still training; stop it first`);
+        if (active) throw new HttpError(409, 'RUN_CONFLICT', `run ${run.id} (${active.config.name}) is already training`);
         if (run.status === 'finished') throw new HttpError(409, 'INVALID_MESSAGE', `run ${run.id} already finished at step ${run.step}`);
         let session;
         try {

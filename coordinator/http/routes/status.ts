@@ -3,6 +3,7 @@ import { HealthSchema, JOIN_TOKEN_PLACEHOLDER, StatusSchema, type Status, type S
 import { checkAdminRequest } from '../admin-auth.ts';
 import type { CoordinatorApi } from '../coordinator-api.ts';
 import { jsonRoute, type Route } from '../route.ts';
+import { progressView } from './api-views.ts';
 
 /** Version string the status page reports. */
 export const API_VERSION = '0.1.0';
@@ -37,48 +38,36 @@ export function maySeeJoinToken(c: Pick<CoordinatorApi, 'publicJoin' | 'adminTok
 }
 
 /**
- * The `GET /api/v1/status` body: the active run with its workers, the recent runs with their best
+ * The `GET /api/v1/status` body: the active runs, the connected workers with their runs, the recent runs with their best
  * accuracy, and how to join (the worker token only where {@link maySeeJoinToken}).
  */
 export async function statusBody(c: CoordinatorApi, req?: http.IncomingMessage): Promise<Status> {
-  const active = c.activeRun;
   const recent = await c.store.listRuns({ take: STATUS_RECENT_RUNS });
   const best = await c.store.maxMetricByRun(
     recent.map((r) => r.id),
     'eval_accuracy',
   );
-  const progress = active?.status();
   return {
     version: API_VERSION,
-    run:
-      active && progress
-        ? {
-            id: active.runId,
-            name: active.config.name,
-            experiment: active.config.experiment,
-            status: progress.status,
-            mode: active.config.mode,
-            step: progress.step,
-            totalUpdates: progress.totalUpdates,
-            epoch: progress.epoch,
-            trainLoss: progress.trainLoss,
-            evalLoss: progress.evalLoss,
-            evalAccuracy: progress.evalAccuracy,
-            lr: progress.lr,
-            samplesPerSec: progress.samplesPerSec,
-            startedAt: progress.startedAt.toISOString(),
-            workers: c.workers().map((w) => ({
-              id: w.id,
-              name: w.name,
-              kind: w.kind,
-              backend: w.backend,
-              steps: w.steps,
-              samples: w.samples,
-              samplesPerSec: w.samplesPerSec,
-              lastSeenAt: w.lastSeenAt.toISOString(),
-            })),
-          }
-        : null,
+    activeRuns: c.activeRuns().map((run) => ({
+      ...progressView(run.status()),
+      experiment: run.config.experiment,
+      mode: run.config.mode,
+      priority: run.config.priority,
+      minWorkers: run.config.min_workers,
+      maxWorkers: run.config.max_workers,
+    })),
+    workers: c.workers().map((w) => ({
+      id: w.id,
+      name: w.name,
+      kind: w.kind,
+      backend: w.backend,
+      steps: w.steps,
+      samples: w.samples,
+      samplesPerSec: w.samplesPerSec,
+      lastSeenAt: w.lastSeenAt.toISOString(),
+      runId: c.runOfWorker(w.id),
+    })),
     runs: recent.map((r) => ({
       id: r.id,
       name: r.name,

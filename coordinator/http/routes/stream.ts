@@ -174,7 +174,7 @@ export function streamRoutes(c: CoordinatorApi): Route[] {
         if (!reserve(req.socket.remoteAddress ?? 'unknown', res)) return;
         const run = await requireRun(c.store, params[0]);
         res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-        const active = c.activeRun?.runId === run.id ? c.activeRun : null;
+        const active = c.activeSession(run.id);
         if (!active) {
           sendEvent(res, 'ended', { runId: run.id, status: run.status, step: run.step });
           res.end();

@@ -1,9 +1,12 @@
 
-import { z } from 'zod';
-import { CrowdtrainError } from '../../protocol/errors.ts';
-import { describeZodError } from '../../protocol/messages.ts';
-import { EpochSampler, SamplerStateSchema, splitBatch, type SamplerState } from '../../data/epoch-sampler.ts';
-import type { MachineSnapshot, RunEffect, RunEvent, RunMachine, RunPhase, StopReason } from '../run-machine.ts';
+import { splitBatch } from '../../data/epoch-sampler.ts';
+import type { MachineSnapshot, RunEffect, RunEvent } from '../run-machine.ts';
+import { SampledRunMachine, parseSampledSnapshot, type SampledMachineSnapshot } from '../sampled-run-machine.ts';
+import { WorkerPenalties, type PenaltyOptions, type PenaltyState } from './worker-penalties.ts';
+import { newRound, type Round } from './ddp-round.ts';
+import { mergeMean } from '../sample-weighted-mean.ts';
+import { SliceWeights } from './slice-weights.ts';
+import { checkStragglers, backupCandidate, type BackupContext, type BackupOptions } from './backup-tasks.ts';
 
 export type { RunEffect, RunEvent, RunPhase } from '../run-machine.ts';
 
@@ -22,215 +25,151 @@ export interface RunMachineOptions {
   sliceBalance?: 'throughput' | 'equal';
   /** Fail after this many consecutive rounds with no accepted result (default 25). */
   maxFailedRounds?: number;
+  /**
+   * Backup tasks: once all but a quarter (at least one) of a round's slices are in, a slice still out after
+   * `max(multiple x median slice time of the round, floorMs)` is given to a member that is idle
+   * or done (first valid answer wins). Defaults: multiple 3, floorMs 200. A worker that already has
+   * strikes is backed up at once then. `false`: no backups (a mode whose worker task keeps state
+   * per worker, such as diloco's inner optimizer, must not compute another worker's slice).
+   */
+  backup?: BackupOptions | false;
+  /** How strikes (missed deadlines, lost backup races) weigh; see `worker-penalties.ts`. */
+  penalties?: PenaltyOptions;
 }
 
-/** A worker whose share of the batch would be below this many samples sits the round out as a spare. */
-const SPARE_BELOW_SAMPLES = 0.5;
-/** Smoothing of the per-worker samples/s estimate (weight of the newest observation). */
-const RATE_SMOOTHING = 0.3;
-
+/** Rejections about timing or assignment, not about what a result contained. */
+const NOT_ABOUT_CONTENT = new Set(['DUPLICATE_UPDATE', 'STALE_UPDATE', 'NOT_ASSIGNED']);
 /** The DDP machine's checkpoint state: updates applied and where the sampler stands. */
-export interface DdpMachineSnapshot extends MachineSnapshot {
-  step: number;
-  sampler: SamplerState;
-}
-
-const DdpSnapshotSchema = z.object({ step: z.int().min(0), sampler: SamplerStateSchema });
+export type DdpMachineSnapshot = SampledMachineSnapshot;
 
 /** Checks a checkpoint's machine snapshot; CrowdtrainError('CHECKPOINT_INVALID') naming what is wrong. */
 export function parseDdpSnapshot(snapshot: MachineSnapshot): DdpMachineSnapshot {
-  const parsed = DdpSnapshotSchema.safeParse(snapshot);
-  if (!parsed.success) {
-    throw new CrowdtrainError('CHECKPOINT_INVALID', `ddp machine snapshot: ${describeZodError(parsed.error)}`);
-  }
-  return parsed.data;
-}
-
-interface Round {
-  step: number;
-  epoch: number;
-  slices: Map<string, number[]>;
-  done: Map<string, { sampleCount: number; loss: number; accuracy: number }>;
+  return parseSampledSnapshot(snapshot, 'ddp');
 }
 
 /**
  * The synchronous data-parallel run as a state machine (see `run-machine.ts` for the contract).
  *
  * One update ("round") goes: collecting (slices assigned, waiting for gradients) -> applying
- * (the shell runs the update rule) -> the next round. A worker that leaves, misses the deadline
- * or sends a rejected update has its slice given back to the sampler, so every sample is still
- * trained exactly once per epoch.
+ * (the shell runs the update rule) -> the next round. The slice of a worker that leaves is taken
+ * over in the same round by a member that is idle or done (at once, or as soon as one is free), so
+ * an update always holds its whole batch; a slice nobody can take (no member left, the deadline,
+ * a rejected update, or a mode without backups) goes back to the sampler. Either way every sample
+ * is trained exactly once per epoch.
  */
-export class DdpRunMachine implements RunMachine {
-  private phase: RunPhase = 'waiting';
-  private started = false;
-  private begun = false;
-  private stepCount: number;
-  private readonly sampler: EpochSampler;
-  private readonly members: string[] = [];
-  private round: Round | null = null;
-  private pauseRequested = false;
-  /** Smoothed samples/s of each worker, from the shell's elapsed time of its results. */
-  private readonly rates = new Map<string, number>();
-  private readonly spares = new Set<string>();
+export class DdpRunMachine extends SampledRunMachine<Round> {
+  private readonly weights: SliceWeights;
   private failedRounds = 0;
   private lastRejection = '';
-  private stopRequest: { reason: StopReason; detail?: string } | null = null;
+  private readonly penalties: WorkerPenalties;
 
   constructor(
     private readonly opts: RunMachineOptions,
     snapshot?: DdpMachineSnapshot,
   ) {
-    this.stepCount = snapshot?.step ?? 0;
-    this.sampler = new EpochSampler({ seed: opts.seed, datasetSize: opts.datasetSize }, snapshot?.sampler);
+    super(opts, snapshot);
+    this.penalties = new WorkerPenalties(opts.penalties);
+    this.weights = new SliceWeights(opts.sliceBalance);
   }
 
-  /** Current phase. */
-  get currentPhase(): RunPhase {
-    return this.phase;
-  }
-
-  /** Updates applied so far (= the version of the master parameters). */
-  get step(): number {
-    return this.stepCount;
-  }
-
-  /** The epoch the sampler is in. */
-  get epoch(): number {
-    return this.sampler.epoch;
-  }
-
-  /** Workers currently taking part, in join order. */
-  get activeWorkers(): readonly string[] {
-    return this.members;
-  }
-
-  /** The slice a worker holds in the current round, if any. */
+  /**
+   * The slice a worker holds in the current round, if any: the backup slice it runs, else its own
+   * slice (answered or not), unless another member answered that one first.
+   */
   sliceOf(workerId: string): readonly number[] | undefined {
-    return this.round?.slices.get(workerId);
+    const r = this.round;
+    if (!r) return undefined;
+    const backupOf = r.backups.get(workerId);
+    if (backupOf !== undefined) return r.slices.get(backupOf);
+    const by = r.answeredBy.get(workerId);
+    if (by !== undefined && by !== workerId) return undefined;
+    return r.slices.get(workerId);
   }
 
-  /** The serialisable state (step + sampler); checkpoint effects carry the one taken at the right moment. */
-  snapshot(): DdpMachineSnapshot {
-    return { step: this.stepCount, sampler: this.sampler.state() };
+  /** Strikes of a worker (missed deadlines and lost backup races, eased by results in time); kept across rejoins. */
+  strikesOf(workerId: string): number {
+    return this.penalties.strikes(workerId);
   }
 
   /** Feeds one event in; returns the effects to perform, in order. */
   dispatch(event: RunEvent): RunEffect[] {
     const fx: RunEffect[] = [];
-    if (this.phase === 'finished') return fx;
+    if (this.phase === 'finished' || this.handleLifecycle(event, fx)) return fx;
     switch (event.type) {
-      case 'start':
-        this.started = true;
-        this.maybeStartRound(fx);
-        break;
       case 'workerReady':
-        if (!this.members.includes(event.workerId)) {
-          this.members.push(event.workerId);
-          fx.push({ type: 'record', kind: 'worker_ready', workerId: event.workerId, detail: { workers: this.members.length } });
-        }
+        this.addMember(event.workerId, fx);
         if (this.phase === 'waiting') this.maybeStartRound(fx);
+        else this.placeWaiting(fx);
         break;
       case 'workerLeft': {
-        const i = this.members.indexOf(event.workerId);
-        if (i >= 0) this.members.splice(i, 1);
-        this.rates.delete(event.workerId);
-        this.spares.delete(event.workerId);
-        this.failSlice(event.workerId, fx, 'slice_reassigned', `worker left: ${event.reason}`);
+        this.removeMember(event.workerId);
+        this.weights.forget(event.workerId);
+        this.cancelBackup(event.workerId, fx, `backup worker left: ${event.reason}`, true);
+        this.failSlice(event.workerId, fx, 'slice_reassigned', `worker left: ${event.reason}`, true);
+        this.placeWaiting(fx);
+        this.checkStragglers(fx);
         this.maybeCloseRound(fx);
         break;
       }
       case 'resultAccepted': {
         const r = this.round;
-        if (!r || this.phase !== 'collecting' || r.step !== event.step || !r.slices.has(event.workerId)) break;
-        if (r.done.has(event.workerId)) break;
-        r.done.set(event.workerId, { sampleCount: event.sampleCount, loss: event.loss, accuracy: event.accuracy });
-        if (event.elapsedMs !== undefined && event.elapsedMs > 0 && event.sampleCount > 0) {
-          const rate = event.sampleCount / (event.elapsedMs / 1000);
-          const prev = this.rates.get(event.workerId);
-          this.rates.set(event.workerId, prev === undefined ? rate : prev + RATE_SMOOTHING * (rate - prev));
-        }
+        if (!r || this.phase !== 'collecting' || r.step !== event.step) break;
+        if (event.elapsedMs !== undefined) r.nowMs = Math.max(r.nowMs, event.elapsedMs);
+        const backupOf = r.backups.get(event.workerId);
+        if (backupOf !== undefined) this.backupAnswered(r, event.workerId, backupOf, event, fx);
+        else if (this.ownSliceAnswered(r, event, fx)) break;
+        this.placeWaiting(fx);
+        this.checkStragglers(fx);
         this.maybeCloseRound(fx);
+        break;
+      }
+      case 'wake': {
+        const r = this.round;
+        if (!r || this.phase !== 'collecting' || r.step !== event.step || r.wakeAtMs === null) break;
+        r.nowMs = Math.max(r.nowMs, r.wakeAtMs);
+        r.wakeAtMs = null;
+        this.checkStragglers(fx);
         break;
       }
       case 'resultRejected': {
         const r = this.round;
         if (!r || this.phase !== 'collecting' || r.step !== event.step) break;
         this.lastRejection = `${event.code}: ${event.reason}`;
-        this.failSlice(event.workerId, fx, 'slice_reassigned', `update rejected: ${event.code}: ${event.reason}`);
+        // A refused result counts as no throughput: a fast worker that sends only rejected results
+        // must not keep the largest share (or, as the fastest, all of it) round after round.
+        // (A late or second answer — a lost backup race — says nothing about its results.)
+        if (!NOT_ABOUT_CONTENT.has(event.code)) this.weights.refused(event.workerId);
+        // A worker running a backup is refused for the backup (its own slice was answered before it got one).
+        if (r.backups.has(event.workerId)) this.cancelBackup(event.workerId, fx, `backup refused: ${event.code}: ${event.reason}`, false);
+        else this.failSlice(event.workerId, fx, 'slice_reassigned', `update rejected: ${event.code}: ${event.reason}`);
+        this.checkStragglers(fx);
         this.maybeCloseRound(fx);
         break;
       }
       case 'deadline': {
         const r = this.round;
         if (!r || this.phase !== 'collecting' || r.step !== event.step) break;
+        // Backups still out are dropped (their workers answered their own slices; they stay).
+        for (const backupWorker of [...r.backups.keys()]) r.backups.delete(backupWorker);
         for (const workerId of [...r.slices.keys()]) {
-          if (r.done.has(workerId)) continue;
-          const i = this.members.indexOf(workerId);
-          if (i >= 0) this.members.splice(i, 1);
-          fx.push({ type: 'evict', workerId, reason: `missed the deadline of step ${r.step}` });
+          if (r.answeredBy.has(workerId)) continue;
+          if (!r.orphaned.has(workerId)) {
+            this.removeMember(workerId);
+            fx.push({ type: 'evict', workerId, reason: `missed the deadline of step ${r.step}` });
+            this.penalise(workerId, fx, `missed the deadline of step ${r.step}`);
+          }
+          r.orphaned.delete(workerId);
           this.failSlice(workerId, fx, 'slice_reassigned', `no gradient for step ${r.step} before the deadline`);
         }
         this.maybeCloseRound(fx);
         break;
       }
-      case 'updateApplied': {
-        if (this.phase !== 'applying' || !this.round || this.round.step !== event.step) break;
-        this.round = null;
-        this.stepCount += 1;
-        this.failedRounds = 0;
-        this.phase = 'waiting';
-        const s = this.stepCount;
-        const last = s >= this.opts.totalUpdates;
-        if (s % this.opts.evalEvery === 0 || last) fx.push({ type: 'evaluate', step: s });
-        if (!last && s % this.opts.checkpointEvery === 0 && !this.stopRequest) {
-          fx.push({ type: 'checkpoint', step: s, reason: 'periodic', snapshot: this.snapshot() });
-        }
-        if (last) {
-          fx.push({ type: 'checkpoint', step: s, reason: 'final', snapshot: this.snapshot() });
-          this.finish(fx, 'finished', `reached total_updates=${this.opts.totalUpdates}`);
-          break;
-        }
-        if (this.stopRequest) {
-          this.finishStopped(fx);
-          break;
-        }
-        if (this.pauseRequested) {
-          this.pauseRequested = false;
-          this.phase = 'paused';
-          fx.push({ type: 'record', kind: 'paused', detail: { step: this.stepCount } });
-          break;
-        }
-        this.maybeStartRound(fx);
-        break;
-      }
-      case 'pause': {
-        if (this.phase === 'paused') break;
-        if (this.phase === 'applying') {
-          this.pauseRequested = true;
-          break;
-        }
-        this.abandonRound();
-        this.phase = 'paused';
-        fx.push({ type: 'record', kind: 'paused', detail: { step: this.stepCount } });
-        break;
-      }
-      case 'unpause': {
-        this.pauseRequested = false;
-        if (this.phase !== 'paused') break;
-        this.phase = 'waiting';
-        fx.push({ type: 'record', kind: 'unpaused', detail: { step: this.stepCount } });
-        this.maybeStartRound(fx);
-        break;
-      }
-      case 'stop': {
-        this.stopRequest = { reason: event.reason, detail: event.detail };
-        this.abandonRound();
-        if (this.phase === 'paused') this.phase = 'waiting';
-        if (this.phase === 'waiting') this.finishStopped(fx);
-        // In 'applying' the stop takes effect after updateApplied.
-        break;
-      }
+      case 'start':
+      case 'updateApplied':
+      case 'pause':
+      case 'unpause':
+      case 'stop':
+        break; // handled by handleLifecycle
       default: {
         const never: never = event;
         throw new Error(`unknown run event ${JSON.stringify(never)}`);
@@ -239,57 +178,164 @@ export class DdpRunMachine implements RunMachine {
     return fx;
   }
 
-  /** Abandons a round in collection: nothing was applied, its samples go back to the sampler. */
-  private abandonRound(): void {
-    if (this.phase === 'collecting' && this.round) {
-      for (const indices of this.round.slices.values()) this.sampler.giveBack(this.round.epoch, indices);
-      this.round = null;
-      this.phase = 'waiting';
-    }
+  protected override onApplied(): void {
+    this.failedRounds = 0;
   }
 
-  private finishStopped(fx: RunEffect[]): void {
-    const req = this.stopRequest ?? { reason: 'stopped' as const };
-    if (req.reason !== 'failed') {
-      fx.push({ type: 'checkpoint', step: this.stepCount, reason: req.reason === 'stopped' ? 'stopped' : req.reason, snapshot: this.snapshot() });
-    }
-    this.finish(fx, req.reason === 'failed' ? 'failed' : 'stopped', req.detail ?? req.reason);
-  }
-
-  private finish(fx: RunEffect[], status: 'finished' | 'stopped' | 'failed', reason: string): void {
-    this.phase = 'finished';
-    fx.push({ type: 'finished', status, step: this.stepCount, reason });
-  }
-
-  private failSlice(workerId: string, fx: RunEffect[], kind: string, reason: string): void {
+  /**
+   * A worker can no longer answer its own slice. A backup of it already running answers it alone;
+   * else, with `takeOver` (the worker left) in a mode with backups while members remain, the slice
+   * waits in the round for a member free to take it over (`placeWaiting`); else it goes back to the sampler.
+   */
+  private failSlice(workerId: string, fx: RunEffect[], kind: string, reason: string, takeOver = false): void {
     const r = this.round;
     if (!r || this.phase !== 'collecting') return;
     const slice = r.slices.get(workerId);
-    if (!slice || r.done.has(workerId)) return;
+    if (!slice || r.answeredBy.has(workerId)) return;
+    const backedUpBy = [...r.backups.entries()].find(([, of]) => of === workerId)?.[0];
+    if (backedUpBy !== undefined) {
+      // Its backup already computes this slice: it is the backup's now (recorded all the same).
+      r.orphaned.add(workerId);
+      fx.push({ type: 'record', kind, workerId, detail: { step: r.step, reason, reassignedSamples: slice.length, toBackup: backedUpBy } });
+      return;
+    }
+    if (takeOver && this.opts.backup !== false && this.members.length > 0) {
+      r.orphaned.add(workerId);
+      if (!r.waiting.includes(workerId)) r.waiting.push(workerId);
+      fx.push({ type: 'record', kind, workerId, detail: { step: r.step, reason, reassignedSamples: slice.length, inRound: true } });
+      return;
+    }
     r.slices.delete(workerId);
+    r.orphaned.delete(workerId);
+    r.waiting = r.waiting.filter((w) => w !== workerId);
     this.sampler.giveBack(r.epoch, slice);
     fx.push({ type: 'record', kind, workerId, detail: { step: r.step, reason, reassignedSamples: slice.length } });
   }
 
-  private maybeStartRound(fx: RunEffect[]): void {
-    if (!this.started || this.phase !== 'waiting' || this.stopRequest) return;
-    if (this.stepCount >= this.opts.totalUpdates) {
-      this.finish(fx, 'finished', `reached total_updates=${this.opts.totalUpdates}`);
+  /**
+   * Gives the slices waiting for a taker (their holders left) to members that are idle or done,
+   * as backup assignments; with no member left they go back to the sampler.
+   */
+  private placeWaiting(fx: RunEffect[]): void {
+    const r = this.round;
+    if (!r || this.phase !== 'collecting' || r.waiting.length === 0) return;
+    if (this.members.length === 0) {
+      for (const holder of [...r.waiting]) {
+        r.orphaned.delete(holder);
+        this.failSlice(holder, fx, 'slice_reassigned', 'no member left to take it over');
+      }
       return;
     }
+    const ctx = this.backupContext();
+    while (r.waiting.length > 0) {
+      // A member with strikes takes it over only when nobody else can (else it would wait for the deadline).
+      const taker = backupCandidate(r, ctx) ?? backupCandidate(r, { ...ctx, strikes: () => 0 });
+      if (taker === undefined) return;
+      const holder = r.waiting.shift()!;
+      const indices = r.slices.get(holder) ?? [];
+      r.backups.set(taker, holder);
+      r.hadBackup = true;
+      fx.push({ type: 'record', kind: 'slice_taken_over', workerId: taker, detail: { step: r.step, from: holder, samples: indices.length } });
+      fx.push({ type: 'assign', step: r.step, epoch: r.epoch, paramsVersion: r.step, assignments: [{ workerId: taker, indices }], backup: true });
+    }
+  }
+
+  /** A worker's own slice was answered by itself; returns true when the event is to be ignored. */
+  private ownSliceAnswered(r: Round, event: Extract<RunEvent, { type: 'resultAccepted' }>, fx: RunEffect[]): boolean {
+    const workerId = event.workerId;
+    if (!r.slices.has(workerId) || r.answeredBy.has(workerId)) return true;
+    r.answeredBy.set(workerId, workerId);
+    this.addResult(r, workerId, event);
+    r.finishOrder.push(workerId);
+    if (event.elapsedMs !== undefined && event.elapsedMs > 0 && event.sampleCount > 0) r.elapsed.push(event.elapsedMs);
+    this.weights.accepted(workerId, event.sampleCount, event.elapsedMs);
+    // Its backup, if one runs, lost the race: that answer will be refused as a duplicate.
+    for (const [backupWorker, of] of r.backups) {
+      if (of === workerId) r.backups.delete(backupWorker);
+    }
+    const eased = this.penalties.onTime(workerId);
+    if (eased) this.recordPenalty(workerId, eased, fx, `${this.opts.penalties?.forgiveAfter ?? 10} results in time in a row: one strike forgiven`);
+    return false;
+  }
+
+  /** A backup's answer arrived first: it counts for the slice's first holder, who loses the race. */
+  private backupAnswered(r: Round, backupWorker: string, of: string, event: Extract<RunEvent, { type: 'resultAccepted' }>, fx: RunEffect[]): void {
+    r.backups.delete(backupWorker);
+    const slice = r.slices.get(of);
+    if (!slice || r.answeredBy.has(of)) return;
+    r.answeredBy.set(of, backupWorker);
+    this.addResult(r, backupWorker, event);
+    const orphaned = r.orphaned.delete(of);
+    fx.push({ type: 'record', kind: 'backup_answered', workerId: backupWorker, detail: { step: r.step, slowWorker: of, samples: slice.length, elapsedMs: event.elapsedMs ?? null } });
+    if (!orphaned) this.penalise(of, fx, `lost a backup race at step ${r.step}: ${backupWorker} answered its slice first`);
+  }
+
+  private addResult(r: Round, workerId: string, event: { sampleCount: number; loss: number; accuracy: number }): void {
+    const prev = r.results.get(workerId) ?? { sampleCount: 0, loss: 0, accuracy: 0 };
+    r.results.set(workerId, {
+      sampleCount: prev.sampleCount + event.sampleCount,
+      loss: mergeMean(prev.loss, prev.sampleCount, event.loss, event.sampleCount),
+      accuracy: mergeMean(prev.accuracy, prev.sampleCount, event.accuracy, event.sampleCount),
+    });
+  }
+
+  /**
+   * Drops a backup a worker was running (it left, `takeOver`, or its answer was refused); an
+   * orphaned slice is then taken over by another member or goes back to the sampler (see `failSlice`).
+   */
+  private cancelBackup(backupWorker: string, fx: RunEffect[], reason: string, takeOver: boolean): void {
+    const r = this.round;
+    if (!r || this.phase !== 'collecting') return;
+    const of = r.backups.get(backupWorker);
+    if (of === undefined) return;
+    r.backups.delete(backupWorker);
+    if (r.orphaned.has(of)) this.failSlice(of, fx, 'slice_reassigned', `${reason}; its first holder is gone too`, takeOver);
+  }
+
+  /** A strike for a worker, recorded as a `worker_penalised` Event. */
+  private penalise(workerId: string, fx: RunEffect[], reason: string): void {
+    const state = this.penalties.strike(workerId, this.round?.step ?? this.stepCount);
+    this.recordPenalty(workerId, state, fx, reason);
+  }
+
+  private recordPenalty(workerId: string, state: PenaltyState, fx: RunEffect[], reason: string): void {
+    fx.push({
+      type: 'record',
+      kind: state.spare ? 'worker_spare' : 'worker_penalised',
+      workerId,
+      detail: { step: this.round?.step ?? this.stepCount, ...state, reason: state.spare ? `${reason}; a spare from now on (${state.strikes} strikes)` : reason },
+    });
+  }
+
+  /** Backs up the round's last slices once they are late (see `backup-tasks.ts`). */
+  private checkStragglers(fx: RunEffect[]): void {
+    const r = this.round;
+    if (!r || this.phase !== 'collecting' || this.opts.backup === false) return;
+    checkStragglers(r, this.opts.backup ?? {}, this.backupContext(), fx);
+  }
+
+  private backupContext(): BackupContext {
+    return { members: this.members, strikes: (w) => this.penalties.strikes(w), isSpare: (w) => this.weights.isSpare(w) };
+  }
+
+  protected maybeStartRound(fx: RunEffect[]): void {
+    if (!this.started || this.phase !== 'waiting' || this.stopRequest || this.finishIfDone(fx)) return;
     // min_workers gates only the first round of this session; later the run goes on with whoever is left.
     if (this.members.length === 0 || (!this.begun && this.members.length < this.opts.minWorkers)) return;
     this.begun = true;
-    const batch = this.opts.globalBatchSize ?? this.opts.batchSizePerWorker * this.members.length;
+    // Benched and penalised spares get no slice (when every member is penalised, all take part).
+    const taking = this.members.filter((w) => this.penalties.mayTakePart(w, this.stepCount));
+    const eligible = taking.length > 0 ? taking : this.members;
+    const batch = this.opts.globalBatchSize ?? this.opts.batchSizePerWorker * eligible.length;
     const { epoch, indices } = this.sampler.nextBatch(batch);
-    const { workers, weights } = this.sliceWeights(indices.length, fx);
+    const { workers, weights } = this.weights.weigh(eligible, indices.length, this.stepCount, (w) => this.penalties.sliceScale(w), fx);
     const parts = splitBatch(indices, workers.length, weights);
     const slices = new Map<string, number[]>();
     workers.forEach((w, i) => {
       const part = parts[i] ?? [];
       if (part.length > 0) slices.set(w, part);
     });
-    this.round = { step: this.stepCount, epoch, slices, done: new Map() };
+    this.round = newRound(this.stepCount, epoch, slices);
     this.phase = 'collecting';
     fx.push({
       type: 'assign',
@@ -301,47 +347,16 @@ export class DdpRunMachine implements RunMachine {
     fx.push({ type: 'armDeadline', step: this.stepCount });
   }
 
-  /**
-   * Who takes part in the next round and with what weight: equal weights, or (throughput) each
-   * worker's smoothed samples/s, an unmeasured worker counting as the fleet's mean. A worker whose
-   * share would be under half a sample is a spare this round (an Event when that changes); the
-   * fastest always takes part.
-   */
-  private sliceWeights(batch: number, fx: RunEffect[]): { workers: string[]; weights: number[] | undefined } {
-    const members = this.members.slice(0, Math.min(this.members.length, batch));
-    if (this.opts.sliceBalance === 'equal' || members.length < 2) return { workers: members, weights: undefined };
-    const known = members.map((w) => this.rates.get(w)).filter((r): r is number => r !== undefined);
-    if (known.length === 0) return { workers: members, weights: undefined };
-    const mean = known.reduce((a, r) => a + r, 0) / known.length;
-    const rate = (w: string) => this.rates.get(w) ?? mean;
-    const total = members.reduce((a, w) => a + rate(w), 0);
-    const fastest = Math.max(...members.map(rate));
-    const workers = members.filter((w) => rate(w) === fastest || (batch * rate(w)) / total >= SPARE_BELOW_SAMPLES);
-    for (const w of members) {
-      const spare = !workers.includes(w);
-      if (spare === this.spares.has(w)) continue;
-      if (spare) this.spares.add(w);
-      else this.spares.delete(w);
-      fx.push({
-        type: 'record',
-        kind: spare ? 'worker_spare' : 'worker_unspared',
-        workerId: w,
-        detail: { step: this.stepCount, samplesPerSec: rate(w), fastestSamplesPerSec: fastest, reason: spare ? 'too slow for a share of the global batch; kept as a spare' : 'fast enough for a share again' },
-      });
-    }
-    return { workers, weights: workers.map(rate) };
-  }
-
   /** Workers sitting out rounds because they are far slower than the rest. */
   get spareWorkers(): readonly string[] {
-    return [...this.spares];
+    return this.weights.spareWorkers;
   }
 
   private maybeCloseRound(fx: RunEffect[]): void {
     const r = this.round;
     if (!r || this.phase !== 'collecting') return;
-    if (r.done.size < r.slices.size) return;
-    if (r.done.size === 0) {
+    if (r.answeredBy.size < r.slices.size) return;
+    if (r.results.size === 0) {
       // Every slice failed: nothing to apply; the samples were given back. Try again with whoever is left,
       // unless round after round has failed: then nothing will change by itself.
       this.round = null;
@@ -363,11 +378,14 @@ export class DdpRunMachine implements RunMachine {
       return;
     }
     this.phase = 'applying';
-    fx.push({
-      type: 'applyUpdate',
-      step: r.step,
-      epoch: r.epoch,
-      contributions: [...r.done.entries()].map(([workerId, d]) => ({ workerId, ...d })),
-    });
+    const contributions = [...r.results.entries()].map(([workerId, d]) => ({
+      workerId,
+      sampleCount: d.sampleCount,
+      loss: d.loss,
+      accuracy: d.accuracy,
+    }));
+    // With backups a worker's contribution may cover two slices: say which slices went in, by whom.
+    const slices = r.hadBackup ? [...r.slices].map(([owner, indices]) => ({ workerId: r.answeredBy.get(owner) ?? owner, indices })) : undefined;
+    fx.push({ type: 'applyUpdate', step: r.step, epoch: r.epoch, contributions, ...(slices ? { slices } : {}) });
   }
 }

@@ -1,4 +1,6 @@
 import { reduceWeightedMean } from '../../aggregate/reduce-weighted-mean.ts';
+import { aggregationMetrics, createAggregator, DEFAULT_AGGREGATOR, type AggregatorSpecInput } from '../../aggregate/robust/index.ts';
+import { splitAggregatorState, withAggregatorState } from '../../aggregate/robust/aggregator-state.ts';
 import { clipByGlobalNorm, globalNorm } from '../../optim/clip.ts';
 import { createFlatOptimizer, type FlatOptimizer } from '../../optim/flat-optimizer.ts';
 import { lrAt } from '../../optim/lr-schedule.ts';
@@ -25,21 +27,47 @@ export function applyGradientStep(
 }
 
 /**
- * DDP's server rule: the weighted mean of the workers' gradients by sample count (equal to the
- * gradient of the mean loss over the whole global batch), then {@link applyGradientStep}.
+ * DDP's server rule: the workers' gradients aggregated, then {@link applyGradientStep}. The
+ * default aggregator, `mean`, is the weighted mean by sample count (equal to the gradient of the
+ * mean loss over the whole global batch) on the reduce arena's SIMD path, exactly as before
+ * aggregators were selectable. Any other (`ddp: { aggregator: { name: 'median' } }`, see
+ * core/aggregate/robust) runs from the registry; the rule then logs `aggregator_excluded` and
+ * `aggregator_clipped` per update, and checkpoints the aggregator's state (centered clipping's
+ * center) beside the optimizer's.
  */
-export function createDdpUpdateRule(config: RunConfig, paramCount: number): UpdateRule {
+export function createDdpUpdateRule(config: RunConfig, paramCount: number, aggregator: AggregatorSpecInput = DEFAULT_AGGREGATOR): UpdateRule {
   const optimizer = createFlatOptimizer(config.optimizer, paramCount);
+  if (aggregator.name === 'mean') {
+    return {
+      apply(params: Float32Array, results: readonly WorkerResult[], step: number, scratch?: Float32Array) {
+        const grad = reduceWeightedMean(
+          results.map((r) => ({ values: r.values, weight: r.sampleCount })),
+          scratch,
+        );
+        const { lr, gradNorm } = applyGradientStep(params, grad, optimizer, config, step);
+        return { lr, metrics: { grad_norm: gradNorm } };
+      },
+      state: () => optimizer.state(),
+      load: (state) => optimizer.load(state),
+    };
+  }
+  const robust = createAggregator(aggregator, paramCount);
+  let own: Float32Array | null = null;
   return {
     apply(params: Float32Array, results: readonly WorkerResult[], step: number, scratch?: Float32Array) {
-      const grad = reduceWeightedMean(
+      const grad = scratch ?? (own ??= new Float32Array(paramCount));
+      const report = robust.aggregate(
         results.map((r) => ({ values: r.values, weight: r.sampleCount })),
-        scratch,
+        grad,
       );
       const { lr, gradNorm } = applyGradientStep(params, grad, optimizer, config, step);
-      return { lr, metrics: { grad_norm: gradNorm } };
+      return { lr, metrics: { grad_norm: gradNorm, ...aggregationMetrics(report) } };
     },
-    state: () => optimizer.state(),
-    load: (state) => optimizer.load(state),
+    state: () => withAggregatorState(optimizer.state(), robust),
+    load(state) {
+      const split = splitAggregatorState(state);
+      robust.load(split.aggregator);
+      optimizer.load(split.optimizer);
+    },
   };
 }

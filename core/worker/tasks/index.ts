@@ -1,5 +1,7 @@
 import type { WorkerTask } from './worker-task.ts';
 import { gradientTask } from './gradient-task.ts';
+import { dilocoInnerTask } from './diloco-inner-task.ts';
+import { fedavgClientTask } from './fedavg-client-task.ts';
 
 /** The task interfaces, defined in ./worker-task.ts. */
 export type { WorkerTask, WorkerTaskContext, WorkerTaskRegistry, WorkerTaskResult } from './worker-task.ts';
@@ -11,4 +13,6 @@ export type { WorkerTask, WorkerTaskContext, WorkerTaskRegistry, WorkerTaskResul
  */
 export const WORKER_TASKS = {
   gradient: gradientTask,
+  'diloco-inner': dilocoInnerTask,
+  'fedavg-client': fedavgClientTask,
 } satisfies Record<string, WorkerTask>;

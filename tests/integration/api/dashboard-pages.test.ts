@@ -8,6 +8,9 @@ import { ADMIN_TOKEN_STORAGE_KEY } from '../../../app/_dashboard/fetch-api.ts';
 import { syntheticConfig } from '../support/harness.ts';
 import { chromiumAvailable, launchChromium, startE2eCoordinator, type E2eCoordinator } from '../../e2e/support/browser-harness.ts';
 import { requireChromium } from '../../support/require-dependency.ts';
+import { validateSweepConfig } from '../../../core/sweep/sweep-config.ts';
+import { coordinatorTrialBackend } from '../../../coordinator/sweep/coordinator-trial-backend.ts';
+import { runTrackedSweep } from '../../../coordinator/sweep/run-sweep.ts';
 
 const hasChromium = await chromiumAvailable();
 /** Where page screenshots go (CI collects them as artifacts): CROWDTRAIN_SCREENSHOTS_DIR, else tests/e2e/screenshots (git-ignored). */
@@ -43,7 +46,7 @@ describe.skipIf(!hasChromium)(requireChromium(hasChromium).title('dashboard page
     const started = await api('POST', '/api/v1/runs', syntheticConfig({ name: 'dash-finished', total_updates: 30, eval_every: 10, checkpoint_every: 10 }));
     expect(started.status).toBe(201);
     finishedRunId = ((await started.json()) as { run: { id: string } }).run.id;
-    expect((await coordinator.activeRun!.done).status).toBe('finished');
+    expect((await coordinator.activeSession(finishedRunId)!.done).status).toBe('finished');
 
     // A run logged by an external script, to compare against.
     const ext = await api('POST', '/api/v1/runs/external', { name: 'dash-external', experiment: 'integration', params: { optimizer: { name: 'sgd', lr: 0.1 }, batch_size: 8 } });
@@ -107,6 +110,31 @@ describe.skipIf(!hasChromium)(requireChromium(hasChromium).title('dashboard page
     await shot('registry');
   });
 
+  it('the sweeps page lists a finished sweep; its page shows one row per trial with the searched param and highlights the best', async () => {
+    const sweep = validateSweepConfig({
+      name: 'dash-sweep',
+      base: syntheticConfig({ name: 'unused', total_updates: 4, eval_every: 2, checkpoint_every: 100 }),
+      space: { 'optimizer.lr': { type: 'grid', values: [0.1, 0.0001] } },
+      metric: 'eval_loss',
+      mode: 'min',
+      max_concurrent: 2,
+      searcher: 'grid',
+    });
+    const { sweepId, best } = await runTrackedSweep(env.db, sweep, coordinatorTrialBackend(coordinator));
+    await page.goto(`${coordinator.url}/sweeps`);
+    await expect.poll(() => page.getByTestId('sweeps-table').textContent()).toContain('dash-sweep');
+    await page.getByRole('link', { name: 'dash-sweep' }).click();
+    await expect.poll(() => page.getByTestId('sweep-name').textContent()).toContain('dash-sweep');
+    const rows = page.getByTestId('trials-table').locator('tbody tr');
+    await expect.poll(() => rows.count()).toBe(2);
+    // The searched lr of each trial (0.0001 is shown as 1.00e-4).
+    const lrs = (await rows.allTextContents()).map((text) => (text.includes('1.00e-4') ? 0.0001 : text.includes('0.1') ? 0.1 : null));
+    expect(lrs.sort()).toEqual([0.0001, 0.1]);
+    expect(await page.locator('tr[data-best="true"]').getAttribute('data-run-id')).toBe(best!.runId);
+    expect(page.url()).toContain(`/sweeps/${sweepId}`);
+    await shot('sweep');
+  });
+
   it('new run shows config errors next to the field; the live run page updates, and its stop button stops the run', async () => {
     await page.goto(`${coordinator.url}/new`);
     await page.evaluate(([k, v]) => window.localStorage.setItem(k ?? '', v ?? ''), [ADMIN_TOKEN_STORAGE_KEY, adminToken]);
@@ -120,7 +148,7 @@ describe.skipIf(!hasChromium)(requireChromium(hasChromium).title('dashboard page
     await page.getByRole('button', { name: 'Start run' }).click();
     await page.waitForURL(/\/runs\/[A-Za-z0-9_-]+$/);
     const liveRunId = page.url().split('/').pop() ?? '';
-    expect(coordinator.activeRun?.runId).toBe(liveRunId);
+    expect(coordinator.activeSession(liveRunId)).not.toBeNull();
     await expect.poll(() => page.getByTestId('run-status').textContent()).toBe('running');
     const first = await (async () => {
       await expect.poll(() => chartPoints('train_loss'), { timeout: 30_000 }).toBeGreaterThan(0);
@@ -145,8 +173,8 @@ describe.skipIf(!hasChromium)(requireChromium(hasChromium).title('dashboard page
     const stoppedAt = (await coordinator.store.getRun(liveRunId))?.step ?? 0;
     await page.getByRole('button', { name: 'Resume' }).click();
     await expect.poll(() => page.getByTestId('run-status').textContent(), { timeout: 30_000 }).toBe('running');
-    expect(coordinator.activeRun?.runId).toBe(liveRunId);
+    expect(coordinator.activeSession(liveRunId)).not.toBeNull();
     await expect.poll(async () => (await coordinator.store.getRun(liveRunId))?.step ?? 0, { timeout: 30_000 }).toBeGreaterThan(stoppedAt);
-    await coordinator.activeRun?.stop('stopped', 'test done');
+    await coordinator.activeSession(liveRunId)?.stop('stopped', 'test done');
   });
 });

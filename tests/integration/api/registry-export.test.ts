@@ -48,7 +48,7 @@ describe('registry round trip: MNIST run -> register -> export as tfjs model -> 
     });
     expect(started.status).toBe(201);
     runId = ((await started.json()) as { run: { id: string } }).run.id;
-    const outcome = await coordinator.activeRun!.done;
+    const outcome = await coordinator.activeSession(runId)!.done;
     expect(outcome.status).toBe('finished');
     evalAccuracy = outcome.evalAccuracy ?? 0;
     expect(evalAccuracy).toBeGreaterThan(0.8);

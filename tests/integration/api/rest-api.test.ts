@@ -66,8 +66,7 @@ describe('REST API over real HTTP', () => {
     await t.cleanup();
   });
   afterEach(async () => {
-    const run = t.coordinator.activeRun;
-    if (run) await run.stop('stopped', 'test cleanup');
+    await Promise.all(t.coordinator.activeRuns().map((run) => run.stop('stopped', 'test cleanup')));
   });
 
   it('refuses every write without the admin token (401) or with a wrong one (403), with a JSON message; reads stay public', async () => {
@@ -204,7 +203,7 @@ describe('REST API over real HTTP', () => {
     expect((await errorOf(badQuery)).message).toMatch(/status/);
   });
 
-  it('starts a run from a run config, refuses a second one with 409, finishes, and serves checkpoints, fleet and the registry', async () => {
+  it('starts a run from a run config, starts a second one beside it (stopped by its own id), finishes, and serves checkpoints, fleet and the registry', async () => {
     const invalid = await t.call('POST', '/api/v1/runs', { admin: true, body: { ...syntheticConfig(), batch_size: -4 } });
     expect(invalid.status).toBe(400);
     expect(await errorOf(invalid)).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringMatching(/batch_size/) as unknown });
@@ -218,13 +217,18 @@ describe('REST API over real HTTP', () => {
     expect(started.status).toBe(201);
     const { run } = await bodyOf(started, CreatedRunSchema);
     expect(run.name).toBe('api-started');
-    const session = t.coordinator.activeRun;
-    expect(session?.runId).toBe(run.id);
+    const session = t.coordinator.activeSession(run.id);
+    expect(t.coordinator.activeRuns().map((r) => r.runId)).toEqual([run.id]);
     const ended = session!.done;
 
-    const second = await t.call('POST', '/api/v1/runs', { admin: true, body: cfg });
-    expect(second.status).toBe(409);
-    expect((await errorOf(second)).message).toMatch(new RegExp(`run ${run.id}`));
+    // A second run starts beside it on the same fleet, and stops by its own id.
+    const second = await t.call('POST', '/api/v1/runs', { admin: true, body: { ...cfg, name: 'api-second', total_updates: 100_000 } });
+    expect(second.status).toBe(201);
+    const other = (await bodyOf(second, CreatedRunSchema)).run;
+    expect(t.coordinator.activeRuns().map((r) => r.runId).sort()).toEqual([run.id, other.id].sort());
+    const stopped = await t.call('POST', `/api/v1/runs/${other.id}/stop`, { admin: true });
+    expect(stopped.status).toBe(200);
+    expect(t.coordinator.activeSession(run.id)).not.toBeNull();
 
     expect((await ended).status).toBe('finished');
 
@@ -249,7 +253,9 @@ describe('REST API over real HTTP', () => {
     expect(fleet.totals.samples).toBe(fleet.workers.reduce((s, w) => s + w.samples, 0));
     const live = await bodyOf(t.call('GET', '/api/v1/fleet'), LiveFleetSchema);
     expect(live.workers).toHaveLength(2);
-    expect(live.activeRunId).toBeNull();
+    expect(live.runs).toEqual([]);
+    expect(live.workers.map((w) => w.runId)).toEqual([null, null]);
+    expect(live.totals.idle).toBe(2);
 
     const metrics = await bodyOf(t.call('GET', `/api/v1/runs/${run.id}/metrics`), MetricKeysSchema);
     expect(metrics.metrics.find((m) => m.key === 'train_loss')?.count).toBe(20);
@@ -328,7 +334,7 @@ describe('REST API over real HTTP', () => {
     const resumed = await t.call('POST', `/api/v1/runs/${run.id}/resume`, { admin: true, body: { from: 'latest' } });
     expect(resumed.status).toBe(200);
     expect(await bodyOf(resumed, ResumeResultSchema)).toMatchObject({ runId: run.id, step: outcome.step, url: `/runs/${run.id}` });
-    expect(t.coordinator.activeRun?.runId).toBe(run.id);
+    expect(t.coordinator.activeSession(run.id)).not.toBeNull();
     expect((await t.coordinator.store.getRun(run.id))?.status).toBe('running');
     const twice = await t.call('POST', `/api/v1/runs/${run.id}/resume`, { admin: true });
     expect(twice.status).toBe(409);

@@ -1,10 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { validateRunConfig } from '../../../core/config/run-config.ts';
 import { TRAINING_MODES } from '../../../core/run/modes.ts';
 import { WORKER_TASKS } from '../../../core/worker/tasks/index.ts';
 import { readCheckpointFile } from '../../../coordinator/run/checkpoint-file.ts';
-import { startTestCoordinator, syntheticConfig, waitForWorkers, type TestCoordinator } from '../support/harness.ts';
-import { joinTestWorker, type TestWorker } from '../support/test-worker.ts';
+import { syntheticConfig } from '../support/harness.ts';
+import { fleetFixture } from '../support/fleet-fixture.ts';
 import { maxRelativeDifference, trainSingleProcess } from '../support/reference-training.ts';
 import { localSgdTask, paramAverageMode } from './param-average-mode.ts';
 
@@ -12,14 +12,7 @@ import { localSgdTask, paramAverageMode } from './param-average-mode.ts';
 const modes = { ...TRAINING_MODES, 'param-average': paramAverageMode };
 const tasks = { ...WORKER_TASKS, 'local-sgd': localSgdTask };
 
-let t: TestCoordinator | null = null;
-let workers: TestWorker[] = [];
-afterEach(async () => {
-  for (const w of workers) await w.close();
-  workers = [];
-  await t?.cleanup();
-  t = null;
-});
+const fleet = fleetFixture();
 
 const WORKERS = 3;
 const UPDATES = 8;
@@ -27,9 +20,7 @@ const LR = 0.2;
 
 describe('a mode added in one file and one registry line trains over real sockets', () => {
   it('param-average (one local SGD step, parameters averaged) equals SGD on the same global batches, with tfjs as the oracle', async () => {
-    t = await startTestCoordinator({ modes });
-    workers = await Promise.all(Array.from({ length: WORKERS }, (_, i) => joinTestWorker({ url: t!.coordinator.url, token: t!.token, name: `toy-${i}`, tasks })));
-    await waitForWorkers(t.coordinator, WORKERS);
+    const { t, workers } = await fleet.start(Array.from({ length: WORKERS }, (_, i) => ({ name: `toy-${i}`, tasks })), { modes });
     const common = syntheticConfig({ total_updates: UPDATES, optimizer: { name: 'sgd', lr: LR }, min_workers: WORKERS });
     const config = validateRunConfig({ ...common, mode: 'param-average', 'param-average': { local_lr: LR } }, modes);
     const session = await t.coordinator.startRun(config);
@@ -56,12 +47,10 @@ describe('a mode added in one file and one registry line trains over real socket
   });
 
   it('a worker without the task refuses the run, naming the kinds it knows, and the refusal is recorded', async () => {
-    t = await startTestCoordinator({ modes });
-    workers = [await joinTestWorker({ url: t.coordinator.url, token: t.token, name: 'plain' })];
-    await waitForWorkers(t.coordinator, 1);
+    const { t } = await fleet.start([{ name: 'plain' }], { modes });
     const config = validateRunConfig({ ...syntheticConfig({ total_updates: 2 }), mode: 'param-average' }, modes);
     const session = await t.coordinator.startRun(config);
-    const refusal = async () => (await t!.coordinator.store.listEvents(session.runId)).find((e) => e.kind === 'join_failed')?.detail as { code: string; message: string } | undefined;
+    const refusal = async () => (await t.coordinator.store.listEvents(session.runId)).find((e) => e.kind === 'join_failed')?.detail as { code: string; message: string } | undefined;
     await expect.poll(refusal, { timeout: 30_000 }).toMatchObject({ code: 'UNKNOWN_TASK' });
     expect((await refusal())?.message).toMatch(/local-sgd.*gradient/);
     await session.stop('stopped', 'test over');

@@ -39,14 +39,14 @@ describe('status page formatters', () => {
 describe('StatusSchema (core/api), as the status page parses GET /api/v1/status', () => {
   it('accepts the documented status body and an idle coordinator with no run', () => {
     expect(StatusSchema.parse(JSON.parse(JSON.stringify(STATUS_FIXTURE)))).toEqual(STATUS_FIXTURE);
-    const idle = StatusSchema.parse({ ...STATUS_FIXTURE, run: null, runs: [] });
-    expect(idle.run).toBeNull();
+    const idle = StatusSchema.parse({ ...STATUS_FIXTURE, activeRuns: [], workers: [], runs: [] });
+    expect(idle.activeRuns).toEqual([]);
   });
 
   it('rejects a body whose fields have the wrong types, naming the path', () => {
-    const result = StatusSchema.safeParse({ ...STATUS_FIXTURE, run: { ...STATUS_FIXTURE.run, step: '120' } });
+    const result = StatusSchema.safeParse({ ...STATUS_FIXTURE, activeRuns: [{ ...STATUS_FIXTURE.activeRuns[0], step: '120' }] });
     expect(result.success).toBe(false);
-    expect(result.error?.issues[0]?.path).toEqual(['run', 'step']);
+    expect(result.error?.issues[0]?.path).toEqual(['activeRuns', 0, 'step']);
   });
 
   it('rejects a body missing a field the coordinator always sends', () => {

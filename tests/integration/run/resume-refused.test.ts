@@ -28,7 +28,7 @@ describe('a resume that cannot be done leaves the run exactly as it was', () => 
     // The run's config now describes another model: its checkpoints no longer fit.
     await t.db.prisma.run.update({ where: { id: runId }, data: { config: JSON.stringify({ ...cfg, model: { type: 'mlp', hidden: [7] } }) } });
     await expect(t.coordinator.resumeRun(runId, 4)).rejects.toThrow(/checkpoint has \d+ parameters, the model of run .* has \d+/);
-    expect(t.coordinator.activeRun).toBeNull();
+    expect(t.coordinator.activeRuns()).toEqual([]);
     expect(await store.getMetricHistory(runId, 'train_loss')).toEqual(before.losses);
     expect(await store.listEvents(runId)).toEqual(before.events);
     expect((await store.getRun(runId))?.status).toBe(before.run?.status);

@@ -76,6 +76,8 @@ export interface TestWorkerOptions {
   backend?: string;
   /** Rejoin as this worker id. */
   workerId?: string;
+  /** Serve only this run (the hello's pinRun). */
+  pinRun?: string;
   /** Replaces the handshake auth (a wrong protocol version, a malformed auth). */
   auth?: Record<string, unknown>;
   /** Whether socket.io reconnects after a dropped connection (false: a test worker that loses its connection stays gone). */
@@ -255,7 +257,7 @@ export async function joinTestWorker(opts: TestWorkerOptions): Promise<TestWorke
   const connection = new WorkerConnection({
     socket,
     workerId: opts.workerId,
-    hello: () => ({ kind: opts.kind ?? 'node', backend: opts.backend ?? tf.getBackend(), name: opts.name ?? 'test-worker' }),
+    hello: () => ({ kind: opts.kind ?? 'node', backend: opts.backend ?? tf.getBackend(), name: opts.name ?? 'test-worker', ...(opts.pinRun ? { pinRun: opts.pinRun } : {}) }),
     session: {
       tasks,
       loadTrainSet,

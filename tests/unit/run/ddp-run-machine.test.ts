@@ -187,9 +187,13 @@ describe('DdpRunMachine min_workers', () => {
     m.dispatch({ type: 'workerReady', workerId: 'a' });
     const fx = m.dispatch({ type: 'workerReady', workerId: 'b' });
     expect(assigns(fx)).toHaveLength(1);
+    const bSlice = assigns(fx)[0]!.assignments.find((s) => s.workerId === 'b')!.indices;
     m.dispatch({ type: 'workerLeft', workerId: 'b', reason: 'gone' });
+    // a, done with its own slice, takes b's over in the same round; then the update is applied.
+    const takeOver = m.dispatch({ type: 'resultAccepted', workerId: 'a', step: 0, sampleCount: 8, loss: 1, accuracy: 0 });
+    expect(assigns(takeOver)[0]?.assignments).toEqual([{ workerId: 'a', indices: bSlice }]);
     const applied = m.dispatch({ type: 'resultAccepted', workerId: 'a', step: 0, sampleCount: 8, loss: 1, accuracy: 0 });
-    expect(applied.map((e) => e.type)).toEqual(['applyUpdate']);
+    expect(applied.map((e) => e.type)).toEqual(['record', 'applyUpdate']);
     const next = m.dispatch({ type: 'updateApplied', step: 0 });
     expect(assigns(next)[0]?.assignments.map((s) => s.workerId)).toEqual(['a']);
   });

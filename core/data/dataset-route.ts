@@ -1,6 +1,10 @@
-import type { DatasetSpec } from '../../core/data/dataset-spec.ts';
+import type { DatasetSpec } from './dataset-spec.ts';
 
-/** Path of the binary train split: `GET /api/v1/datasets/train?spec=<JSON dataset spec>` (served by routes/datasets.ts). */
+/**
+ * Path of the binary train split: `GET /api/v1/datasets/train?spec=<JSON dataset spec>` (served by
+ * coordinator/http/routes/datasets.ts: MNIST under any spec, other data sets only for active runs;
+ * each data set encoded once, every MNIST train_size cut from one encoding of the whole split).
+ */
 export const DATASET_TRAIN_PATH = '/api/v1/datasets/train';
 /** Path prefix under which the tfjs wasm backend's binaries are served to browser tabs. */
 export const TFJS_WASM_PATH = '/api/v1/tfjs-wasm/';

@@ -1,0 +1,22 @@
+import type { Coordinator } from '../coordinator.ts';
+import type { TrialBackend } from './sweep-runner.ts';
+
+/**
+ * The Coordinator as a sweep's trial backend: each trial is a run started beside the others
+ * (placement shares the fleet), stopped gracefully through `stopRun`, heard through the
+ * coordinator's 'metrics' events, and sweep decisions are Events on the trial's run.
+ */
+export function coordinatorTrialBackend(coordinator: Coordinator): TrialBackend {
+  return {
+    async startRun(config) {
+      const session = await coordinator.startRun(config);
+      return { runId: session.runId, done: session.done };
+    },
+    stopRun: (runId, detail) => coordinator.stopRun(runId, detail),
+    onMetrics(listener) {
+      coordinator.events.on('metrics', listener);
+      return () => coordinator.events.off('metrics', listener);
+    },
+    recordEvent: (runId, kind, detail) => coordinator.store.recordEvent({ runId, kind, detail }),
+  };
+}

@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "Sweep" ADD COLUMN "metric" TEXT;
+ALTER TABLE "Sweep" ADD COLUMN "mode" TEXT;
