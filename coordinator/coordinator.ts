@@ -16,6 +16,7 @@ import type { AppliedUpdate, MetricPoint, RunOutcome, RunProgress, RunSession } 
 import { createHttpRouter } from './http/router.ts';
 import type { ConnectionLimits } from './fleet/connection-guard.ts';
 import { FleetScheduler } from './fleet/fleet-scheduler.ts';
+import { ShardOwnerPool } from './shard/shard-owner-pool.ts';
 import { WorkerSockets, type WorkerSocketServer } from './fleet/worker-sockets.ts';
 import { LeaseQueries } from '../prisma/queries/lease-queries.ts';
 import { coordinatorIdentity, type LeaseIdentity } from './run/run-lease.ts';
@@ -90,6 +91,8 @@ export class Coordinator {
   /** The active runs: starts, resumes, leases, the active-run limit. */
   private readonly runs: RunRegistry;
   private readonly scheduler: FleetScheduler;
+  /** Shard owners on `/shard` (mode: sharded); created with the fleet, read by sessions when a sharded run starts. */
+  private shardOwners!: ShardOwnerPool;
   private identity!: LeaseIdentity;
   private urlValue = '';
 
@@ -110,6 +113,7 @@ export class Coordinator {
       maxActiveRuns: opts.maxActiveRuns,
       resultMemoryBytes: opts.resultMemoryBytes,
       leaseTtlMs: opts.leaseTtlMs,
+      shardOwners: () => this.shardOwners,
       sessionEvents: {
         onProgress: (p) => {
           this.opts.onRunProgress?.(p);
@@ -154,6 +158,7 @@ export class Coordinator {
       onWorkerLeft: (id, reason) => this.events.emit('worker-left', id, reason),
     });
     this.io = this.fleet.io;
+    this.shardOwners = new ShardOwnerPool({ namespace: this.fleet.shardNamespace, onJoined: (conn) => this.fleet.ownerJoined(conn) });
   }
 
   /** Starts listening; resolves once the port is bound. */

@@ -11,6 +11,8 @@ import { CrowdtrainError } from '../core/protocol/errors.ts';
 import { BACKEND_REQUESTS, parseBackendRequest, selectBackend, type BackendRequest } from './backend/select-backend.ts';
 import { connectWorkerSocket } from './connect-socket.ts';
 import { installNodeDatasetFiles } from './node-dataset-files.ts';
+import { io } from 'socket.io-client';
+import { startShardOwner, type ShardOwner } from '../core/shard/shard-owner-client.ts';
 
 const debug = createDebug('crowdtrain:worker');
 
@@ -22,6 +24,7 @@ interface WorkerCliOptions {
   quiet: boolean;
   exitAfterRun: boolean;
   run?: string;
+  shardOwner: boolean;
 }
 
 function parseUrl(value: string): string {
@@ -61,6 +64,7 @@ const program = new Command()
   .option('--quiet', 'no progress output', false)
   .option('--exit-after-run', 'exit when the run this worker trained ends', false)
   .addOption(new Option('--run <id>', 'serve only this run (pinned); idle while it is not active').env('CROWDTRAIN_RUN').argParser(parseRunId))
+  .option('--shard-owner', "also hold ranges of sharded runs' parameters and optimizer state (mode: sharded)", false)
   .showHelpAfterError();
 
 async function main(): Promise<void> {
@@ -100,6 +104,7 @@ async function main(): Promise<void> {
   const prepareBackend = (_model: ModelSpec): Promise<string> => Promise.resolve(tf.getBackend());
 
   let lastLine = 0;
+  let shardOwner: Promise<ShardOwner | undefined> | undefined;
   const connection = new WorkerConnection({
     socket: connectWorkerSocket(opts.url, opts.token),
     hello: () => ({
@@ -142,6 +147,19 @@ async function main(): Promise<void> {
       switch (e.type) {
         case 'joined':
           out(`${e.rejoined ? 'rejoined' : 'joined'} ${opts.url} as ${e.workerId}`);
+          if (opts.shardOwner && !shardOwner) {
+            // Once, after the first join: the owner reconnects by itself from then on.
+            shardOwner = startShardOwner({ url: opts.url, token: opts.token, name: opts.name, connect: io, onLog: out }).then(
+              (owner) => {
+                out(`shard owner ${owner.ownerId} connected to ${opts.url}`);
+                return owner;
+              },
+              (err: unknown) => {
+                process.stderr.write(`shard owner failed: ${(err as Error).message}\n`);
+                return undefined;
+              },
+            );
+          }
           break;
         case 'join-refused':
           process.stderr.write(`join refused: ${e.error.code}: ${e.error.message}\n`);
@@ -172,7 +190,8 @@ async function main(): Promise<void> {
     stopping = true;
     debug('shutting down: %s', why);
     // Waits (briefly) for the coordinator to record the worker:leave.
-    void connection.close(why).finally(() => process.exit(code));
+    const closeOwner = shardOwner?.then((o) => o?.close());
+    void Promise.all([connection.close(why), closeOwner]).finally(() => process.exit(code));
   }
   connection.start();
   process.on('SIGINT', () => shutdown(0, 'SIGINT'));

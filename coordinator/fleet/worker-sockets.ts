@@ -1,7 +1,8 @@
 import type http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import createDebug from 'debug';
-import { Server, type Socket } from 'socket.io';
+import { Server, type Namespace, type Socket } from 'socket.io';
+import { SHARD_NAMESPACE } from '../../core/shard/shard-protocol.ts';
 import type { WorkerAgreement } from '../../core/aggregate/gradient-agreement.ts';
 import {
   HandshakeAuthSchema,
@@ -69,6 +70,8 @@ export interface WorkerSocketsOptions {
 export class WorkerSockets {
   /** The Socket.io server (bench/support/coordinator-traffic-tap.ts listens to it through the coordinator). */
   readonly io: WorkerSocketServer;
+  /** The `/shard` namespace shard owners connect to (coordinator/shard/shard-owner-pool.ts serves it). */
+  readonly shardNamespace: Namespace;
   private readonly sockets = new Map<string, WorkerSocket>();
   private readonly workerInfo = new Map<string, WorkerInfo>();
   private readonly guard: ConnectionGuard;
@@ -91,7 +94,7 @@ export class WorkerSockets {
     // Registered after socket.io's own listener, so the socket.io client already listens to the
     // connection; the guard's packet check is prepended to it.
     this.io.engine.on('connection', (conn: EngineSocketLike) => this.guard.attach(conn));
-    this.io.use((socket, next) => {
+    const checkHandshake = (socket: { handshake: { auth: unknown }; conn: object }, next: (err?: Error) => void) => {
       const parsed = HandshakeAuthSchema.safeParse(socket.handshake.auth);
       if (!parsed.success) {
         next(rejectHandshake('INVALID_MESSAGE', `handshake auth invalid: ${describeZodError(parsed.error)}`));
@@ -112,7 +115,11 @@ export class WorkerSockets {
       }
       this.guard.authenticated(socket.conn);
       next();
-    });
+    };
+    this.io.use(checkHandshake);
+    // Shard owners (mode: sharded) pass the same handshake on their own namespace.
+    this.shardNamespace = this.io.of(SHARD_NAMESPACE);
+    this.shardNamespace.use(checkHandshake);
     this.io.on('connection', (socket) => this.onConnection(socket));
   }
 
@@ -125,6 +132,11 @@ export class WorkerSockets {
   handleFor(workerId: string): WorkerHandle | null {
     const socket = this.sockets.get(workerId);
     return socket ? this.socketHandle(workerId, socket) : null;
+  }
+
+  /** A shard owner on this engine connection said hello: its binary acks may flow past the connection guard. */
+  ownerJoined(conn: object): void {
+    this.guard.joined(conn);
   }
 
   /** The tfjs backend a connected worker said hello with, or null. */

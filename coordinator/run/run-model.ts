@@ -1,3 +1,4 @@
+import type { ParamLayout } from '../../core/codec/param-layout.ts';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { GradientComputer, type EvaluationResult } from '../../core/models/gradient-computer.ts';
@@ -57,6 +58,11 @@ export class RunModel {
   /** Float32 values in the flat parameter vector. */
   get paramCount(): number {
     return this.computer.layout.totalSize;
+  }
+
+  /** The model's tensors in the flat parameter vector (name, offset, size each). */
+  get layout(): ParamLayout {
+    return this.computer.layout;
   }
 
   /** Samples in the train split. */

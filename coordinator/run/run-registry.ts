@@ -11,6 +11,7 @@ import type { CheckpointContent } from './checkpoint-file.ts';
 import { loadNewestValidCheckpoint, type SkippedCheckpoint } from './run-checkpointer.ts';
 import { DEFAULT_LEASE_TTL_MS, RunLease, type LeaseIdentity } from './run-lease.ts';
 import { RunModel } from './run-model.ts';
+import type { ShardOwners } from '../../core/shard/shard-owners.ts';
 import { RunSession, checkResultMemory, loadRunCheckpoint, type RunOutcome, type RunSessionOptions } from './run-session.ts';
 
 const debug = createDebug('crowdtrain:coordinator');
@@ -49,6 +50,8 @@ export interface RunRegistryOptions {
   resultMemoryBytes?: number;
   /** Lifetime of a run's lease without a heartbeat (DEFAULT_LEASE_TTL_MS). */
   leaseTtlMs?: number;
+  /** The shard owners sessions of `mode: sharded` use (read when a session opens). */
+  shardOwners?: () => ShardOwners;
   /** Callbacks given to every session opened. */
   sessionEvents: RunSessionEvents;
   /** A session ended (it is no longer active nor placed). */
@@ -276,6 +279,7 @@ export class RunRegistry {
       dataDir: this.opts.dataDir,
       modes: this.opts.modes,
       resumeFrom,
+      shardOwners: this.opts.shardOwners?.(),
       ...this.opts.sessionEvents,
     });
     try {

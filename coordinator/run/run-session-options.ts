@@ -1,5 +1,6 @@
 import type { WorkerAgreement } from '../../core/aggregate/gradient-agreement.ts';
 import type { RunConfig } from '../../core/config/common-config.ts';
+import type { ShardOwners } from '../../core/shard/shard-owners.ts';
 import type { ModeRegistry } from '../../core/run/training-mode.ts';
 import type { TrackingStore } from '../../prisma/queries/tracking-store.ts';
 import type { CheckpointContent } from './checkpoint-file.ts';
@@ -43,6 +44,8 @@ export interface RunSessionOptions {
   onMetrics?: (runId: string, points: MetricPoint[]) => void;
   /** Called after each checkpoint is written and recorded. */
   onCheckpoint?: (c: WrittenCheckpoint) => void;
+  /** The shard owners connected to this coordinator (needed by `mode: sharded`). */
+  shardOwners?: ShardOwners;
 }
 
 /** What one applied update trained. */

@@ -139,7 +139,11 @@ export class RunSession {
   private init(mode: TrainingMode, resume?: CheckpointContent): void {
     const c = this.config;
     const paramCount = this.model.paramCount;
-    const setup = modeSetup(mode, c, { datasetSize: this.model.datasetSize, paramCount });
+    const setup = {
+      ...modeSetup(mode, c, { datasetSize: this.model.datasetSize, paramCount }),
+      layout: this.model.layout,
+      services: { runId: this.runId, shardOwners: this.opts.shardOwners },
+    };
     this.rule = mode.createUpdateRule(setup);
     this.task = mode.workerTask(setup);
     if (resume) {
@@ -410,7 +414,7 @@ export class RunSession {
         // leaves a checkpoint whose metric history has holes.
         await this.evaluations;
         await this.recorder.flushMetrics();
-        const written = await this.checkpointer.write({ step: fx.step, reason: fx.reason, snapshot: fx.snapshot, params: this.params, ruleState: this.rule.state() });
+        const written = await this.checkpointer.write({ step: fx.step, reason: fx.reason, snapshot: fx.snapshot, params: this.params, ruleState: await this.rule.state() });
         notify(this.opts.onCheckpoint, written);
         return;
       }
@@ -461,7 +465,8 @@ export class RunSession {
       return { ...c, values };
     });
     await this.agreement.observe(results, fx.step);
-    const outcome = this.rule.apply(this.params, results, fx.step, this.inbox.scratch);
+    const outcome = await this.rule.apply(this.params, results, fx.step, this.inbox.scratch);
+    for (const e of outcome.events ?? []) await this.recorder.event(e.kind, { step: fx.step, ...e.detail });
     const stepMs = performance.now() - this.round.startedAt;
     const trainLoss = this.recorder.recordUpdate({ ...fx, lr: outcome.lr, ruleMetrics: outcome.metrics, stepMs, bytesIn: this.inbox.bytesThisRound, bytesOut: this.round.bytesOut });
     if (this.opts.onUpdateApplied) {
@@ -503,6 +508,7 @@ export class RunSession {
     await this.recorder.recordEnd(full);
     for (const h of this.members.handles()) h.endRun({ runId: this.runId, status: outcome.status, reason: outcome.reason });
     this.members.clear();
+    this.rule.dispose?.();
     this.model.dispose();
     this.recorder.emitProgress();
     this.resolveDone(full);

@@ -4,6 +4,7 @@ import type { ModeRegistry, ModeSetup, TrainingMode } from './training-mode.ts';
 import { ddpMode } from './ddp/ddp-mode.ts';
 import { dilocoMode } from './diloco/diloco-mode.ts';
 import { fedavgMode } from './fedavg/fedavg-mode.ts';
+import { shardedMode } from './sharded/sharded-mode.ts';
 
 /**
  * The training modes this build ships: the one list the config's `mode` enum, the tracking store
@@ -13,6 +14,7 @@ export const TRAINING_MODES = {
   ddp: ddpMode,
   diloco: dilocoMode,
   fedavg: fedavgMode,
+  sharded: shardedMode,
 } satisfies ModeRegistry;
 
 /** The mode a config without `mode:` trains with, and the mode of checkpoints written before modes existed. */

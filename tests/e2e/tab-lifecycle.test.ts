@@ -131,9 +131,14 @@ describe.skipIf(!hasChromium)(requireChromium(hasChromium).title('tabs that leav
     expect(left.get(victim)).toMatch(/^disconnected: /);
 
     expectEveryEpochCoversEachSampleOnce(updates, 240, 3);
-    // The crashed tab's slice went to the others; it never contributed after it left.
+    // The crashed tab's slice went to the others; it never contributed after it left. Frozen, the
+    // victim is a straggler: a backup task may answer its slice before the crash (then no slice is
+    // in flight to reassign when it leaves), else its leave reassigns the slice it holds.
     const events = await suite.env.coordinator.store.listEvents(session.runId);
-    expect(events.some((e) => e.kind === 'slice_reassigned' && e.workerId === victim)).toBe(true);
+    const takenOver = events.filter(
+      (e) => (e.kind === 'slice_reassigned' && e.workerId === victim) || (e.kind === 'backup_answered' && (e.detail as { slowWorker?: string }).slowWorker === victim),
+    );
+    expect(takenOver.length).toBeGreaterThan(0);
     expect(updatesBeforeLeave).toBeGreaterThanOrEqual(6);
     expect(updates.slice(updatesBeforeLeave).every((u) => u.slices.every((sl) => sl.workerId !== victim))).toBe(true);
     for (const p of [tabs[0]!, tabs[2]!]) expect((await waitForTabState(p, ['finished'])).stepsDone).toBeGreaterThan(7);

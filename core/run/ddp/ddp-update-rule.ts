@@ -5,7 +5,7 @@ import { clipByGlobalNorm, globalNorm } from '../../optim/clip.ts';
 import { createFlatOptimizer, type FlatOptimizer } from '../../optim/flat-optimizer.ts';
 import { lrAt } from '../../optim/lr-schedule.ts';
 import type { RunConfig } from '../../config/common-config.ts';
-import type { UpdateRule, WorkerResult } from '../training-mode.ts';
+import type { LocalUpdateRule, WorkerResult } from '../training-mode.ts';
 
 /**
  * The one gradient update sequence: clip by global norm (when `max_grad_norm` is set), the learning
@@ -35,7 +35,7 @@ export function applyGradientStep(
  * `aggregator_clipped` per update, and checkpoints the aggregator's state (centered clipping's
  * center) beside the optimizer's.
  */
-export function createDdpUpdateRule(config: RunConfig, paramCount: number, aggregator: AggregatorSpecInput = DEFAULT_AGGREGATOR): UpdateRule {
+export function createDdpUpdateRule(config: RunConfig, paramCount: number, aggregator: AggregatorSpecInput = DEFAULT_AGGREGATOR): LocalUpdateRule {
   const optimizer = createFlatOptimizer(config.optimizer, paramCount);
   if (aggregator.name === 'mean') {
     return {

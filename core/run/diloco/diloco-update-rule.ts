@@ -2,7 +2,7 @@ import { reduceWeightedMean } from '../../aggregate/reduce-weighted-mean.ts';
 import { globalNorm } from '../../optim/clip.ts';
 import { createFlatOptimizer } from '../../optim/flat-optimizer.ts';
 import { SgdSpecSchema } from '../../optim/optimizer-spec.ts';
-import type { UpdateRule, WorkerResult } from '../training-mode.ts';
+import type { LocalUpdateRule, WorkerResult } from '../training-mode.ts';
 import type { DilocoOptions } from './diloco-options.ts';
 
 /**
@@ -12,7 +12,7 @@ import type { DilocoOptions } from './diloco-options.ts';
  * is the rule's state, so it is in every checkpoint and a resume continues it.
  * @example const rule = createDilocoUpdateRule(DilocoOptionsSchema.parse({}), paramCount);
  */
-export function createDilocoUpdateRule(options: Pick<DilocoOptions, 'outer_lr' | 'outer_momentum' | 'nesterov'>, paramCount: number): UpdateRule {
+export function createDilocoUpdateRule(options: Pick<DilocoOptions, 'outer_lr' | 'outer_momentum' | 'nesterov'>, paramCount: number): LocalUpdateRule {
   const outer = createFlatOptimizer(
     SgdSpecSchema.parse({ name: 'sgd', lr: options.outer_lr, momentum: options.outer_momentum, nesterov: options.nesterov && options.outer_momentum > 0 }),
     paramCount,

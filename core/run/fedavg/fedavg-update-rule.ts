@@ -1,6 +1,6 @@
 import { reduceWeightedMean } from '../../aggregate/reduce-weighted-mean.ts';
 import { globalNorm } from '../../optim/clip.ts';
-import type { UpdateRule, WorkerResult } from '../training-mode.ts';
+import type { LocalUpdateRule, WorkerResult } from '../training-mode.ts';
 import type { ServerOptimizerSpec } from './fedavg-options.ts';
 import { createServerOptimizer } from './server-optimizers.ts';
 
@@ -10,7 +10,7 @@ import { createServerOptimizer } from './server-optimizers.ts';
  * what checkpoints keep.
  * @example const rule = createFedavgUpdateRule({ name: 'fedadam', lr: 0.1, beta1: 0.9, beta2: 0.99, tau: 1e-9 }, paramCount);
  */
-export function createFedavgUpdateRule(spec: ServerOptimizerSpec, paramCount: number): UpdateRule {
+export function createFedavgUpdateRule(spec: ServerOptimizerSpec, paramCount: number): LocalUpdateRule {
   const server = createServerOptimizer(spec, paramCount);
   return {
     apply(params: Float32Array, results: readonly WorkerResult[], _step: number, scratch?: Float32Array) {
