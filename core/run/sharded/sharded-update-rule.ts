@@ -181,7 +181,7 @@ class ShardedUpdateRule implements UpdateRule {
         throw new CrowdtrainError(
           'INTERNAL',
           `shard owner ${this.nameOf(owner)} is gone and held shard ranges ${ranges} with no live replica (sharded.replicas: ${this.d.options.replicas}); ` +
-            'their optimizer state is only in the last checkpoint: resume the run from it (any number of owners will do), and set sharded.replicas >= 1 to survive an owner leaving',
+            `their optimizer state is only in the last checkpoint: resume the run from it (npm start -- --resume ${this.d.runId}, or POST /api/v1/runs/${this.d.runId}/resume; any number of owners will do), and set sharded.replicas >= 1 to survive an owner leaving`,
         );
       }
       plan = next.plan;
