@@ -211,7 +211,7 @@ async function start(opts: StartOptions): Promise<void> {
   }
 
   if (session) {
-    const outcome = await session.done;
+    const outcome = await coordinator.outcomeOf(session);
     if (tty) process.stdout.write('\n');
     const acc = outcome.evalAccuracy;
     say(

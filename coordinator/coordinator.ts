@@ -92,7 +92,7 @@ export class Coordinator {
   private readonly runs: RunRegistry;
   private readonly scheduler: FleetScheduler;
   /** Shard owners on `/shard` (mode: sharded); created with the fleet, read by sessions when a sharded run starts. */
-  private shardOwners!: ShardOwnerPool;
+  private ownerPool!: ShardOwnerPool;
   private identity!: LeaseIdentity;
   private urlValue = '';
 
@@ -113,7 +113,7 @@ export class Coordinator {
       maxActiveRuns: opts.maxActiveRuns,
       resultMemoryBytes: opts.resultMemoryBytes,
       leaseTtlMs: opts.leaseTtlMs,
-      shardOwners: () => this.shardOwners,
+      shardOwners: () => this.ownerPool,
       sessionEvents: {
         onProgress: (p) => {
           this.opts.onRunProgress?.(p);
@@ -158,7 +158,7 @@ export class Coordinator {
       onWorkerLeft: (id, reason) => this.events.emit('worker-left', id, reason),
     });
     this.io = this.fleet.io;
-    this.shardOwners = new ShardOwnerPool({ namespace: this.fleet.shardNamespace, onJoined: (conn) => this.fleet.ownerJoined(conn) });
+    this.ownerPool = new ShardOwnerPool({ namespace: this.fleet.shardNamespace, onJoined: (conn) => this.fleet.ownerJoined(conn) });
   }
 
   /** Starts listening; resolves once the port is bound. */
@@ -257,6 +257,29 @@ export class Coordinator {
   /** The run a connected worker serves now (null: idle or unknown). */
   runOfWorker(workerId: string): string | null {
     return this.scheduler.runOf(workerId);
+  }
+
+  /**
+   * How run `session` ends on this coordinator: its own outcome, or, when it failed in a way a
+   * rewind to its last checkpoint repairs (a sharded run that lost a range), the outcome of the
+   * sessions that resume it (see RunRegistry's rewinds).
+   */
+  outcomeOf(session: Pick<RunSession, 'runId' | 'done'>): Promise<RunOutcome> {
+    let onEnded: (runId: string, o: RunOutcome) => void = () => undefined;
+    const ended = new Promise<RunOutcome>((resolve) => {
+      onEnded = (runId, o) => {
+        if (runId === session.runId) resolve(o);
+      };
+      this.events.on('run-ended', onEnded);
+    });
+    return session.done
+      .then((o) => (o.rewind === true ? ended : o))
+      .finally(() => this.events.off('run-ended', onEnded));
+  }
+
+  /** Connected shard owners (mode: sharded), by id and name. */
+  shardOwners(): { id: string; name: string }[] {
+    return this.ownerPool.list();
   }
 
   /** Connected workers with their live statistics. */

@@ -31,6 +31,9 @@ export interface ResumeOptions {
   onSkipped?: (skipped: SkippedCheckpoint[]) => void;
 }
 
+/** Rewinds to a checkpoint one run may take on one coordinator before its failure stands. */
+export const MAX_REWINDS = 3;
+
 /** What the run registry needs from the coordinator that owns it. */
 export interface RunRegistryOptions {
   store: TrackingStore;
@@ -83,6 +86,8 @@ export class RunRegistry {
   /** Runs being opened (a start or resume that has not finished): counted against maxActiveRuns, not resumed twice. */
   private readonly opening = new Set<string>();
   private closing = false;
+  /** Rewinds to a checkpoint each run had on this coordinator (bounded by MAX_REWINDS). */
+  private readonly rewinds = new Map<string, number>();
 
   constructor(private readonly opts: RunRegistryOptions) {}
 
@@ -148,6 +153,29 @@ export class RunRegistry {
       return await this.resumeReserved(runId, which, opts);
     } finally {
       this.opening.delete(slot);
+    }
+  }
+
+  /**
+   * A session failed in a way its last checkpoint repairs (a sharded run lost every holder of a
+   * range): records `run_rewound` and resumes the run from its newest valid checkpoint, at most
+   * MAX_REWINDS times per run on this coordinator; the run ends (onRunEnded) only when a rewind is
+   * not possible or not allowed any more, with a reason that says so.
+   */
+  private async rewind(runId: string, failed: RunOutcome): Promise<void> {
+    const done = this.rewinds.get(runId) ?? 0;
+    const end = (reason: string) => this.opts.onRunEnded(runId, { ...failed, rewind: false, reason });
+    if (done >= MAX_REWINDS) {
+      end(`${failed.reason}; not rewound: ${MAX_REWINDS} rewinds to a checkpoint already (resume it with npm start -- --resume ${runId})`);
+      return;
+    }
+    this.rewinds.set(runId, done + 1);
+    try {
+      await this.opts.store.recordEvent({ runId, kind: 'run_rewound', detail: { reason: failed.reason, atStep: failed.step, rewind: done + 1, of: MAX_REWINDS } });
+      const session = await this.resume(runId, 'latest', {});
+      debug('run %s rewound to its last checkpoint (session %s)', runId, session.runId);
+    } catch (err) {
+      end(`${failed.reason}; the rewind to the last checkpoint failed: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 
@@ -296,7 +324,8 @@ export class RunRegistry {
       debug('run %s ended: %o', runId, o);
       this.sessions.delete(runId);
       this.opts.scheduler.removeRun(runId);
-      this.opts.onRunEnded(runId, o);
+      if (o.status === 'failed' && o.rewind === true && !this.closing) void this.rewind(runId, o);
+      else this.opts.onRunEnded(runId, o);
     });
     return session;
   }

@@ -16,6 +16,8 @@ export interface RunOutcome {
   reason: string;
   evalAccuracy: number | null;
   evalLoss: number | null;
+  /** The run failed in a way a rewind to its last checkpoint repairs (a sharded run that lost a range): the registry resumes it. */
+  rewind?: boolean;
 }
 
 /** Options to open a run session. */

@@ -518,7 +518,8 @@ export class RunSession {
     debug('run %s failed: %O', this.runId, err);
     if (this.ended) return;
     try {
-      await this.finish({ status: 'failed', step: this.machine.step, reason: err instanceof Error ? err.message : String(err) });
+      const rewind = err instanceof CrowdtrainError && err.code === 'SHARD_LOST';
+      await this.finish({ status: 'failed', step: this.machine.step, reason: err instanceof Error ? err.message : String(err), ...(rewind ? { rewind } : {}) });
     } catch (e) {
       debug('could not record failure: %O', e);
       this.ended = { status: 'failed', step: this.machine.step, reason: String(err), evalAccuracy: null, evalLoss: null };

@@ -10,7 +10,8 @@ export function coordinatorTrialBackend(coordinator: Coordinator): TrialBackend 
   return {
     async startRun(config) {
       const session = await coordinator.startRun(config);
-      return { runId: session.runId, done: session.done };
+      // A sharded trial that rewinds to a checkpoint is still the same trial: its final outcome counts.
+      return { runId: session.runId, done: coordinator.outcomeOf(session) };
     },
     stopRun: (runId, detail) => coordinator.stopRun(runId, detail),
     onMetrics(listener) {

@@ -22,6 +22,8 @@ export const ErrorCode = {
   /** run:assign names a task kind this worker has no implementation of (the message lists the kinds it has). */
   UNKNOWN_TASK: 'UNKNOWN_TASK',
   CHECKPOINT_INVALID: 'CHECKPOINT_INVALID',
+  /** A sharded run lost every holder of a range (its state is only in the last checkpoint): the coordinator rewinds the run to it. */
+  SHARD_LOST: 'SHARD_LOST',
   INTERNAL: 'INTERNAL',
 } as const;
 

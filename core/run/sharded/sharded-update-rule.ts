@@ -106,7 +106,10 @@ class ShardedUpdateRule implements UpdateRule {
           applied = true;
         });
         if (!applied) {
-          throw new CrowdtrainError('INTERNAL', `no holder of shard range ${r.index} [${r.start}, ${r.end}) applied update ${step}: ${failures.join('; ')}`);
+          // Every holder gone mid-step: the range's state is only in the last checkpoint (a rewind repairs it).
+          const live = new Set(this.d.owners.live());
+          const code = holders.every((h) => !live.has(h)) ? 'SHARD_LOST' : 'INTERNAL';
+          throw new CrowdtrainError(code, `no holder of shard range ${r.index} [${r.start}, ${r.end}) applied update ${step}: ${failures.join('; ')}`);
         }
       }),
     );
@@ -179,9 +182,9 @@ class ShardedUpdateRule implements UpdateRule {
       if (next.orphaned.length > 0) {
         const ranges = next.orphaned.map((i) => `${i} [${plan.ranges[i]!.start}, ${plan.ranges[i]!.end})`).join(', ');
         throw new CrowdtrainError(
-          'INTERNAL',
+          'SHARD_LOST',
           `shard owner ${this.nameOf(owner)} is gone and held shard ranges ${ranges} with no live replica (sharded.replicas: ${this.d.options.replicas}); ` +
-            `their optimizer state is only in the last checkpoint: resume the run from it (npm start -- --resume ${this.d.runId}, or POST /api/v1/runs/${this.d.runId}/resume; any number of owners will do), and set sharded.replicas >= 1 to survive an owner leaving`,
+            'their optimizer state is only in the last checkpoint (set sharded.replicas >= 1 to survive an owner leaving without a rewind)',
         );
       }
       plan = next.plan;

@@ -106,7 +106,7 @@ describe('mode sharded over real sockets (shard owners on /shard)', () => {
     expect(JSON.stringify(changes[0]!.detail)).toContain('owner-0');
   });
 
-  it('an owner that leaves with replicas: 0 fails the run saying what to do; resumed on a different number of owners it finishes as ddp does', async () => {
+  it('an owner that leaves with replicas: 0 rewinds the run to its last checkpoint, stated; it goes on on a different number of owners and finishes as ddp does', async () => {
     const common = commonConfig({ total_updates: 10, checkpoint_every: 2 });
     const { t } = await fleet.start(Array.from({ length: WORKERS }, (_, i) => ({ name: `sf-${i}` })));
     const ddp = await t.coordinator.startRun(validateRunConfig({ ...common, name: 'ddp-oracle' }));
@@ -115,26 +115,32 @@ describe('mode sharded over real sockets (shard owners on /shard)', () => {
 
     const [victim] = await startOwners(t, 2);
     const run = await t.coordinator.startRun(validateRunConfig({ ...common, mode: 'sharded', sharded: { min_owners: 2 } }));
+    const final = t.coordinator.outcomeOf(run);
+    const replaced: Promise<unknown>[] = [];
     t.coordinator.events.on('update', (u) => {
-      if (u.runId === run.runId && u.step === 4) void victim!.close();
+      if (u.runId !== run.runId || u.step !== 4 || replaced.length > 0) return;
+      // One owner is left; two more join: three owners go on with what two trained.
+      replaced.push(victim!.close().then(() => startOwners(t, 2)));
     });
     const failed = await run.done;
-    expect(failed.status).toBe('failed');
-    expect(failed.reason).toMatch(/shard owner owner-0 .*no live replica.*resume the run from it/);
-    const saved = await t.coordinator.store.findCheckpoint(run.runId, 'latest');
-    expect(saved!.step).toBeGreaterThanOrEqual(4);
-
-    // One owner is left; two more join: three owners resume what two trained.
-    await startOwners(t, 2);
-    const resumed = await t.coordinator.resumeRun(run.runId);
-    const outcome = await resumed.done;
+    expect(failed).toMatchObject({ status: 'failed', rewind: true });
+    expect(failed.reason).toMatch(/shard owner owner-0 .*no live replica.*only in the last checkpoint/);
+    const outcome = await final;
     expect(outcome, outcome.reason).toMatchObject({ status: 'finished', step: 10 });
-    const final = await latestCheckpoint(t, run.runId);
+    const rewound = await events(t, run.runId, 'run_rewound');
+    expect(rewound).toHaveLength(1);
+    expect(JSON.stringify(rewound[0]!.detail)).toContain('owner-0');
+    // The updates after the checkpoint were trained again, and logged once.
+    const losses = await t.coordinator.store.getMetricHistory(run.runId, 'train_loss');
+    expect(losses.map((p) => p.step)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    const params = (await latestCheckpoint(t, run.runId)).params;
     let worst = 0;
-    for (let i = 0; i < final.params.length; i++) worst = Math.max(worst, Math.abs(final.params[i]! - ddpFinal.params[i]!));
+    for (let i = 0; i < params.length; i++) worst = Math.max(worst, Math.abs(params[i]! - ddpFinal.params[i]!));
     expect(worst).toBeLessThanOrEqual(1e-5);
     const plans = await events(t, run.runId, 'shard_plan');
-    expect(plans.map((e) => (e.detail as { owners: unknown[] }).owners.length)).toEqual([2, 3]);
+    expect(plans).toHaveLength(2);
+    expect((plans[1]!.detail as { owners: unknown[]; resumedAt: number | null }).resumedAt).toBeGreaterThanOrEqual(2);
+    await Promise.all(replaced);
   });
 
   it('a sharded run with no owner fails after owner_wait with a message that says how to start one', async () => {
