@@ -65,9 +65,15 @@ export const JOIN_TOKEN_PLACEHOLDER = '<worker token>';
 /** A training mode the coordinator can run (from its mode registry). */
 export const StatusModeSchema = z.object({ name: z.string(), summary: z.string() });
 
+/** A shard owner connected to the coordinator's `/shard` namespace (mode: sharded), by id and the name it said hello with. */
+export const StatusShardOwnerSchema = z.object({ id: z.string(), name: z.string() });
+/** A shard-owner row of the status body. */
+export type StatusShardOwner = z.infer<typeof StatusShardOwnerSchema>;
+
 /**
  * Body of `GET /api/v1/status`: every active run, every connected worker with the run it serves,
- * the 20 most recent runs, how to join, and the training modes a run config may name.
+ * the 20 most recent runs, how to join, the training modes a run config may name, and the
+ * connected shard owners (empty from a coordinator that reports none).
  * @example const status = StatusSchema.parse(await (await fetch('/api/v1/status')).json());
  */
 export const StatusSchema = z.object({
@@ -77,6 +83,7 @@ export const StatusSchema = z.object({
   runs: z.array(StatusRecentRunSchema),
   join: StatusJoinSchema,
   modes: z.array(StatusModeSchema).min(1),
+  shardOwners: z.array(StatusShardOwnerSchema).default([]),
 });
 /** A parsed status body. */
 export type Status = z.infer<typeof StatusSchema>;

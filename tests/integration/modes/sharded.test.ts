@@ -4,7 +4,9 @@ import { validateRunConfig } from '../../../core/config/run-config.ts';
 import type { RunConfigInput } from '../../../core/config/run-config.ts';
 import { startShardOwner, type ShardOwner } from '../../../core/shard/shard-owner-client.ts';
 import { readCheckpointFile } from '../../../coordinator/run/checkpoint-file.ts';
-import { syntheticConfig, type TestCoordinator } from '../support/harness.ts';
+import { spawn } from 'node:child_process';
+import { spawnLocalWorker } from '../../../coordinator/local-workers.ts';
+import { syntheticConfig, waitForWorkers, type TestCoordinator } from '../support/harness.ts';
 import { fleetFixture } from '../support/fleet-fixture.ts';
 import { maxRelativeDifference, trainSingleProcess } from '../support/reference-training.ts';
 
@@ -141,6 +143,24 @@ describe('mode sharded over real sockets (shard owners on /shard)', () => {
     expect(plans).toHaveLength(2);
     expect((plans[1]!.detail as { owners: unknown[]; resumedAt: number | null }).resumedAt).toBeGreaterThanOrEqual(2);
     await Promise.all(replaced);
+  });
+
+  it('owners as processes: node workers started with --shard-owner and an npm run shard-server process train a sharded run', async () => {
+    const { t } = await fleet.start([]);
+    const procs = [0, 1].map((i) => spawnLocalWorker(i, { url: t.coordinator.url, token: t.token, backend: 'cpu', namePrefix: 'owner-worker', output: 'ignore', extraArgs: ['--shard-owner'] }));
+    const server = spawn(process.execPath, ['--import', 'tsx', 'worker-node/shard-server.ts', '--url', t.coordinator.url, '--name', 'shard-server-1', '--quiet'], {
+      cwd: process.cwd(),
+      env: { ...process.env, CROWDTRAIN_TOKEN: t.token },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    t.workers.push(...procs, server);
+    await waitForWorkers(t.coordinator, 2, procs);
+    await expect.poll(() => t.coordinator.shardOwners().map((o) => o.name).sort(), { timeout: 60_000 }).toEqual(['owner-worker-1', 'owner-worker-2', 'shard-server-1']);
+    const run = await t.coordinator.startRun(validateRunConfig({ ...commonConfig({ total_updates: 4 }), mode: 'sharded', sharded: { min_owners: 3, layer_aligned: true } }));
+    const outcome = await run.done;
+    expect(outcome, outcome.reason).toMatchObject({ status: 'finished', step: 4 });
+    const plan = await events(t, run.runId, 'shard_plan');
+    expect(JSON.stringify(plan[0]!.detail)).toContain('shard-server-1');
   });
 
   it('a sharded run with no owner fails after owner_wait with a message that says how to start one', async () => {
