@@ -109,8 +109,9 @@ describe('several runs on one fleet', () => {
     // Pausing high lends its workers to low; they come back when it continues. No disconnects.
     await t.coordinator.pauseRun(high.runId);
     await until(async () => JSON.stringify(await counts()) === JSON.stringify({ low: 4, high: 0 }));
-    const released = (await t.coordinator.store.listEvents(high.runId)).filter((e) => e.kind === 'worker_moved');
-    expect(released).toHaveLength(2);
+    // The move Events are written after the moves (not awaited by placement): polled, then exactly two.
+    const moved = async () => (await t!.coordinator.store.listEvents(high.runId)).filter((e) => e.kind === 'worker_moved').length;
+    await expect.poll(moved, { timeout: 10_000 }).toBe(2);
     await t.coordinator.unpauseRun(high.runId);
     await until(async () => JSON.stringify(await counts()) === JSON.stringify({ low: 2, high: 2 }));
     expect((await placement()).pinned).toBe(low.runId);
