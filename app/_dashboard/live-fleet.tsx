@@ -6,6 +6,7 @@ import { LiveFleetSchema, type LiveFleet } from '../../core/api/index.ts';
 import { formatValue } from './chart-math.ts';
 import { getJson } from './fetch-api.ts';
 import { formatWhen } from './format.ts';
+import { usePolledStatus } from '../use-polled-status.ts';
 
 /** Fields of a worker's device info worth a column, in order of preference. */
 const DEVICE_FIELDS = ['adapter', 'device', 'gpu', 'vendor', 'architecture', 'platform', 'cpus', 'cores'] as const;
@@ -20,9 +21,38 @@ function describeDevice(info: unknown): string {
   return parts.length > 0 ? parts.join(', ') : JSON.stringify(info).slice(0, 80);
 }
 
-/** The live fleet: every active run with its workers' statistics, every connected worker (tabs and node workers) with the run it serves, throughput, a straggler marker, and totals. Polls the coordinator's memory (not the database) every 2 s. */
+/** The shard owners connected to `/shard` (mode: sharded), by name and id; nothing when there are none. */
+function ShardOwnerList({ owners }: { owners: readonly { id: string; name: string }[] }) {
+  if (owners.length === 0) return null;
+  return (
+    <div className="overflow-x-auto rounded-xl border border-slate-200 bg-white shadow-sm">
+      <h2 className="px-4 pt-3 text-sm font-semibold text-slate-900">Shard owners</h2>
+      <table className="min-w-full text-sm" data-testid="shard-owners">
+        <thead className="text-left text-xs uppercase tracking-wide text-slate-500">
+          <tr>
+            <th className="py-2 pl-4 pr-4">Owner</th>
+            <th className="py-2 pr-4">Id</th>
+          </tr>
+        </thead>
+        <tbody className="divide-y divide-slate-100">
+          {owners.map((o) => (
+            <tr key={o.id} data-owner-id={o.id}>
+              <td className="py-2 pl-4 pr-4 font-medium">{o.name}</td>
+              <td className="py-2 pr-4 font-mono text-xs text-slate-600">{o.id}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/** The live fleet: every active run with its workers' statistics, every connected worker (tabs and node workers) with the run it serves, throughput, a straggler marker, and totals, then the connected shard owners (from the status body). Polls the coordinator's memory (not the database) every 2 s. */
 export function LiveFleetView() {
   const [fleet, setFleet] = useState<LiveFleet | null>(null);
+  const status = usePolledStatus();
+  // A failed status poll keeps the last list it had rather than blanking it.
+  const shardOwners = status.state === 'ok' ? status.status.shardOwners : status.state === 'error' ? (status.lastStatus?.shardOwners ?? []) : [];
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     let stopped = false;
@@ -159,6 +189,7 @@ export function LiveFleetView() {
             </table>
             {fleet.workers.length === 0 ? <p className="p-6 text-center text-sm text-slate-500">No workers connected.</p> : null}
           </div>
+          <ShardOwnerList owners={shardOwners} />
         </>
       ) : (
         <p className="text-sm text-slate-500">Loading…</p>

@@ -7,6 +7,7 @@ import { formatValue } from './chart-math.ts';
 import { getJson, sendAdmin } from './fetch-api.ts';
 import { formatBytes, formatDuration, formatWhen, statusClasses } from './format.ts';
 import { ChartControls, LineChart, SERIES_COLORS } from './line-chart.tsx';
+import { ShardPlanSection } from './shard-plan.tsx';
 import { orderMetricKeys, useRunMetrics } from './use-run-metrics.ts';
 import { useRunStream } from './use-run-stream.ts';
 
@@ -384,6 +385,12 @@ export function RunView({ runId }: { runId: string }) {
       <Section title="Fleet" testId="run-fleet-section">
         {fleet ? <RunFleetTable fleet={fleet} /> : <p className="text-sm text-slate-500">Loading…</p>}
       </Section>
+
+      {run.mode === 'sharded' && !run.external ? (
+        <Section title="Shard plan" testId="run-shard-plan">
+          <ShardPlanSection events={events} config={detail.config} />
+        </Section>
+      ) : null}
 
       <Section title="Events">
         <EventTimeline events={events} />

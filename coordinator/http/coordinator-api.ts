@@ -97,6 +97,8 @@ export interface CoordinatorApi {
   runOfWorker(workerId: string): string | null;
   /** Workers connected now. */
   workers(): readonly LiveWorkerInfo[];
+  /** Connected shard owners (mode: sharded), by id and name. */
+  shardOwners(): readonly { id: string; name: string }[];
   /** The training modes run configs may name. */
   readonly modes: ModeRegistry;
   /** Creates a tracked run from a validated config and trains it beside the active ones; throws at the active-run limit. */

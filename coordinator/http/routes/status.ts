@@ -38,16 +38,10 @@ export function maySeeJoinToken(c: Pick<CoordinatorApi, 'publicJoin' | 'adminTok
 }
 
 /**
- * A coordinator that may list its connected shard owners (`Coordinator.shardOwners()`); a fake
- * without the method reports none.
- */
-export type StatusCoordinator = CoordinatorApi & { shardOwners?: () => readonly { id: string; name: string }[] };
-
-/**
  * The `GET /api/v1/status` body: the active runs, the connected workers with their runs, the recent runs with their best
  * accuracy, how to join (the worker token only where {@link maySeeJoinToken}), and the connected shard owners.
  */
-export async function statusBody(c: StatusCoordinator, req?: http.IncomingMessage): Promise<Status> {
+export async function statusBody(c: CoordinatorApi, req?: http.IncomingMessage): Promise<Status> {
   const recent = await c.store.listRuns({ take: STATUS_RECENT_RUNS });
   const best = await c.store.maxMetricByRun(
     recent.map((r) => r.id),
@@ -85,12 +79,12 @@ export async function statusBody(c: StatusCoordinator, req?: http.IncomingMessag
     })),
     join: joinInfo(c, maySeeJoinToken(c, req)),
     modes: Object.values(c.modes).map((m) => ({ name: m.name, summary: m.summary })),
-    shardOwners: (c.shardOwners?.() ?? []).map((o) => ({ id: o.id, name: o.name })),
+    shardOwners: c.shardOwners().map((o) => ({ id: o.id, name: o.name })),
   };
 }
 
 /** Status: the `/` page's `GET /api/v1/status`, and `/healthz` (any method) for load balancers and scripts. */
-export function statusRoutes(c: StatusCoordinator): Route[] {
+export function statusRoutes(c: CoordinatorApi): Route[] {
   return [
     jsonRoute({ method: 'ANY', pattern: /^\/healthz$/, response: HealthSchema, handle: () => Promise.resolve({ status: 200, body: { ok: true as const } }) }),
     jsonRoute({ method: 'GET', pattern: /^\/api\/v1\/status$/, response: StatusSchema, handle: async ({ req }) => ({ status: 200, body: await statusBody(c, req) }) }),

@@ -41,4 +41,5 @@ export const STATUS_FIXTURE: Status = {
     tokenHint: null,
   },
   modes: [{ name: 'ddp', summary: 'synchronous data parallel' }],
+  shardOwners: [],
 };
