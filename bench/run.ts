@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeBenchResult, type BenchResult } from './bench-result.ts';
 
 /** Every bench this runner knows, in the order `run.ts` with no argument runs them. */
-export const KNOWN_BENCHES = ['aggregate', 'step-overhead', 'tab-overhead', 'hetero-fleet', 'diloco-comm', 'robust-aggregate', 'fleet-sim', 'shard-memory'] as const;
+export const KNOWN_BENCHES = ['aggregate', 'step-overhead', 'tab-overhead', 'hetero-fleet', 'diloco-comm', 'robust-aggregate', 'fleet-sim', 'shard-memory', 'shard-throughput'] as const;
 
 const here = dirname(fileURLToPath(import.meta.url));
 
