@@ -276,9 +276,9 @@ export class RunRegistry {
       lease,
       resumeFrom: ckpt,
       beforeStart: async () => {
-        // Metrics logged after the checkpoint belong to the lost timeline: rewind them.
-        await store.rewindMetrics(runId, ckpt.step);
-        await store.recordEvent({ runId, kind: 'resumed', detail: { fromStep: ckpt.step, which, ...(which === 'latest' ? { skipped } : {}) } });
+        // Metrics logged after the checkpoint belong to the lost timeline: rewound, with the
+        // `resumed` Event and the running status, in one transaction.
+        await store.recordResume(runId, ckpt.step, { which, ...(which === 'latest' ? { skipped } : {}) });
       },
     });
   }

@@ -19,6 +19,7 @@
  * | `run-filter-queries.ts` | MLflow-filter search (latest metric values), sorting, paging; latest metrics |
  * | `query-guards.ts` | the input checks, JSON text and Prisma error mapping they share |
  */
+import { ResumeQueries } from './resume-queries.ts';
 import { EXTERNAL_RUN_MODE, MODE_NAMES } from '../../core/run/modes.ts';
 import type { Database } from '../db.ts';
 import { CheckpointQueries, type AddCheckpointInput, type CheckpointRecord } from './checkpoint-queries.ts';
@@ -90,6 +91,7 @@ export class TrackingStore
   private readonly experiments: ExperimentQueries;
   private readonly trackedRuns: TrackedRunQueries;
   private readonly runFilter: RunFilterQueries;
+  private readonly resumes: ResumeQueries;
 
   /** `modes`: the mode names new runs may have (the built-in registry's by default; `external` always). */
   constructor(db: Database, opts: { modes?: readonly string[] } = {}) {
@@ -105,6 +107,7 @@ export class TrackingStore
     this.experiments = new ExperimentQueries(prisma);
     this.trackedRuns = new TrackedRunQueries(prisma);
     this.runFilter = new RunFilterQueries(prisma);
+    this.resumes = new ResumeQueries(prisma);
   }
 
   // Experiments and runs (run-queries.ts).
@@ -156,6 +159,10 @@ export class TrackingStore
   }
   rewindMetrics(runId: string, step: number): Promise<number> {
     return this.metrics.rewindMetrics(runId, step);
+  }
+  /** Resume-queries.ts: rewinds the metrics after `fromStep`, records `resumed` and marks the run running, in one transaction. */
+  recordResume(runId: string, fromStep: number, detail: Record<string, unknown>): Promise<number> {
+    return this.resumes.recordResume(runId, fromStep, detail);
   }
   summarizeRunMetrics(runIds: readonly string[], keys?: readonly string[]): Promise<MetricSummaryRecord[]> {
     return this.metrics.summarizeRunMetrics(runIds, keys);
