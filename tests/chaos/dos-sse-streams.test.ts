@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { validateRunConfig } from '../../core/config/run-config.ts';
-import { MAX_STREAMS_PER_ADDRESS } from '../../coordinator/http/routes/stream.ts';
+import { MAX_STREAMS_PER_ADDRESS, MAX_STREAMS_TOTAL } from '../../coordinator/http/routes/stream.ts';
 import { syntheticConfig } from '../integration/support/harness.ts';
 import { chaosFixture } from './support/chaos-fixture.ts';
 
@@ -16,9 +16,9 @@ interface Stream {
 }
 
 /** Opens one run stream (a fresh TCP connection, destroyed after the test) and resolves with its status once the headers arrive. */
-function openStream(url: string): Promise<Stream> {
+function openStream(url: string, localAddress?: string): Promise<Stream> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false }, (res) => {
+    const req = http.get(url, { agent: false, ...(localAddress === undefined ? {} : { localAddress }) }, (res) => {
       let buf = '';
       const waiters: { n: number; resolve: () => void }[] = [];
       const count = () => buf.split('\nevent: ').length - 1 + (buf.startsWith('event: ') ? 1 : 0);
@@ -89,5 +89,25 @@ describe('run streams are capped (issue 15, item 5)', () => {
     expect(t.coordinator.events.listenerCount('progress')).toBe(listenersBefore);
     process.off('warning', onWarning);
     expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
+
+  it(`the total cap: ${MAX_STREAMS_TOTAL} streams from many addresses, then 429 naming the total limit`, async () => {
+    const t = await chaos.start();
+    await t.joinWorkers(1);
+    const session = await t.coordinator.startRun(validateRunConfig(syntheticConfig({ total_updates: 1_000_000, eval_every: 1_000_000, checkpoint_every: 1_000_000, min_workers: 1 })));
+    const url = `${t.coordinator.url}/api/v1/runs/${session.runId}/stream`;
+    // Loopback is all of 127/8 on Linux: each address stays under its own cap of 8.
+    const addresses = Array.from({ length: MAX_STREAMS_TOTAL / MAX_STREAMS_PER_ADDRESS }, (_, i) => `127.0.0.${i + 2}`);
+    const streams = await Promise.all(addresses.flatMap((a) => Array.from({ length: MAX_STREAMS_PER_ADDRESS }, () => openStream(url, a))));
+    expect(streams.filter((s) => s.status === 200)).toHaveLength(MAX_STREAMS_TOTAL);
+    const extra = await openStream(url, `127.0.0.${addresses.length + 2}`);
+    expect(extra.status).toBe(429);
+    const refusal = JSON.parse(await extra.body) as { limit: { name: string; value: number } };
+    expect(refusal.limit).toEqual({ name: 'MAX_STREAMS_TOTAL', value: MAX_STREAMS_TOTAL });
+    // The coordinator still trains and answers while they are open.
+    const step = session.status().step;
+    await expect.poll(() => session.status().step, { timeout: 20_000 }).toBeGreaterThan(step + 2);
+    expect((await fetch(`${t.coordinator.url}/healthz`)).status).toBe(200);
+    for (const s of streams) s.req.destroy();
   });
 });

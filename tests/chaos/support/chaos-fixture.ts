@@ -4,8 +4,8 @@ import { joinTestWorker, type TestWorker, type TestWorkerOptions } from '../../i
 
 /** What a chaos test starts through {@link chaosFixture}; all of it is undone after each test. */
 export interface ChaosFixture {
-  /** Starts the test's coordinator (its own data dir and database). */
-  start(): Promise<TestCoordinator>;
+  /** Starts the test's coordinator (its own data dir and database), with the given options of startTestCoordinator. */
+  start(opts?: Parameters<typeof startTestCoordinator>[0]): Promise<TestCoordinator>;
   /** Joins an in-process test worker to the started coordinator; closing it early is fine (close is idempotent). */
   join(opts?: Omit<TestWorkerOptions, 'url' | 'token'>): Promise<TestWorker>;
   /** Registers something else to undo after this test (kill an attacker process, destroy an open request). */
@@ -35,8 +35,8 @@ export function chaosFixture(): ChaosFixture {
     t = null;
   });
   return {
-    async start() {
-      t = await startTestCoordinator();
+    async start(opts) {
+      t = await startTestCoordinator(opts);
       return t;
     },
     async join(opts = {}) {

@@ -1,3 +1,4 @@
+import type { ConnectionLimits } from '../../../coordinator/fleet/connection-guard.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -80,15 +81,15 @@ export interface TestCoordinator {
 /**
  * Starts a coordinator for a test (or a bench) on 127.0.0.1, port 0, with its own database. Pass an
  * existing dataDir to reopen a previous one (resume tests); `workerNamePrefix` names spawned workers;
- * `modes` replaces the built-in mode registry (a test that adds a mode); `maxActiveRuns` lowers the active-run limit.
+ * `modes` replaces the built-in mode registry (a test that adds a mode); `maxActiveRuns` lowers the active-run limit; `connectionLimits` lowers the worker connection caps.
  */
 export async function startTestCoordinator(
-  opts: { dataDir?: string; token?: string; workerNamePrefix?: string; modes?: ModeRegistry; maxActiveRuns?: number; resultMemoryBytes?: number } = {},
+  opts: { dataDir?: string; token?: string; workerNamePrefix?: string; modes?: ModeRegistry; maxActiveRuns?: number; resultMemoryBytes?: number; connectionLimits?: Partial<ConnectionLimits> } = {},
 ): Promise<TestCoordinator> {
   const dataDir = opts.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'crowdtrain-it-')));
   const db = await openDatabase({ url: await testDatabaseUrl(dataDir) });
   const token = opts.token ?? randomBytes(18).toString('base64url');
-  const coordinator = await Coordinator.start({ port: 0, host: '127.0.0.1', dataDir, db, workerToken: token, modes: opts.modes, maxActiveRuns: opts.maxActiveRuns, resultMemoryBytes: opts.resultMemoryBytes });
+  const coordinator = await Coordinator.start({ port: 0, host: '127.0.0.1', dataDir, db, workerToken: token, modes: opts.modes, maxActiveRuns: opts.maxActiveRuns, resultMemoryBytes: opts.resultMemoryBytes, connectionLimits: opts.connectionLimits });
   const workers: ChildProcess[] = [];
   let stopped = false;
   const t: TestCoordinator = {
