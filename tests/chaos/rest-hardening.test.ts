@@ -4,17 +4,17 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Coordinator } from '../../../coordinator/coordinator.ts';
-import { MAX_JSON_DEPTH } from '../../../coordinator/http/http-io.ts';
-import { SECURITY_HEADERS, checkHost, hostNameOf, servedHostNames } from '../../../coordinator/http/request-guard.ts';
-import { JOIN_TOKEN_HINT } from '../../../coordinator/http/routes/status.ts';
-import { MAX_METRIC_STEP, MAX_PARAMS_PER_BATCH } from '../../../coordinator/http/routes/runs.ts';
-import { contributeUrl, joinBanner, joinBaseUrl, lanIPv4 } from '../../../coordinator/join-banner.ts';
-import { ApiErrorSchema, CreatedRunSchema, MetricHistorySchema, RunListSchema } from '../../../core/api/index.ts';
-import { JOIN_TOKEN_PLACEHOLDER, StatusSchema } from '../../../core/api/status.ts';
-import { openDatabase, type Database } from '../../../prisma/db.ts';
-import { dropTestDatabase, testDatabaseUrl } from '../support/harness.ts';
-import { startApiTestCoordinator, type ApiTestCoordinator } from './api-coordinator.ts';
+import { Coordinator } from '../../coordinator/coordinator.ts';
+import { MAX_JSON_DEPTH } from '../../coordinator/http/http-io.ts';
+import { SECURITY_HEADERS, checkHost, hostNameOf, servedHostNames } from '../../coordinator/http/request-guard.ts';
+import { JOIN_TOKEN_HINT } from '../../coordinator/http/routes/status.ts';
+import { MAX_METRIC_STEP, MAX_PARAMS_PER_BATCH } from '../../coordinator/http/routes/runs.ts';
+import { contributeUrl, joinBanner, joinBaseUrl, lanIPv4 } from '../../coordinator/join-banner.ts';
+import { ApiErrorSchema, CreatedRunSchema, MetricHistorySchema, RunListSchema } from '../../core/api/index.ts';
+import { JOIN_TOKEN_PLACEHOLDER, StatusSchema } from '../../core/api/status.ts';
+import { openDatabase, type Database } from '../../prisma/db.ts';
+import { dropTestDatabase, testDatabaseUrl } from '../integration/support/harness.ts';
+import { startApiTestCoordinator, type ApiTestCoordinator } from '../integration/api/api-coordinator.ts';
 
 async function errorOf(res: Response): Promise<{ code: string; message: string }> {
   expect(res.headers.get('content-type')).toMatch(/application\/json/);

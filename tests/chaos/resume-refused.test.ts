@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { validateRunConfig } from '../../../core/config/run-config.ts';
-import { startTestCoordinator, syntheticConfig, type TestCoordinator } from '../support/harness.ts';
-import { joinTestWorker, type TestWorker } from '../support/test-worker.ts';
-import { startApiTestCoordinator, type ApiTestCoordinator } from '../api/api-coordinator.ts';
+import { validateRunConfig } from '../../core/config/run-config.ts';
+import { startTestCoordinator, syntheticConfig, type TestCoordinator } from '../integration/support/harness.ts';
+import { joinTestWorker, type TestWorker } from '../integration/support/test-worker.ts';
+import { startApiTestCoordinator, type ApiTestCoordinator } from '../integration/api/api-coordinator.ts';
 
 let t: TestCoordinator | null = null;
 let worker: TestWorker | null = null;

@@ -3,12 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Coordinator } from '../../../coordinator/coordinator.ts';
-import { validateRunConfig } from '../../../core/config/run-config.ts';
-import { CrowdtrainError } from '../../../core/protocol/errors.ts';
-import { LeaseQueries } from '../../../prisma/queries/lease-queries.ts';
-import { startTestCoordinator, syntheticConfig, type TestCoordinator } from '../support/harness.ts';
-import { joinTestWorker, type TestWorker } from '../support/test-worker.ts';
+import { Coordinator } from '../../coordinator/coordinator.ts';
+import { validateRunConfig } from '../../core/config/run-config.ts';
+import { CrowdtrainError } from '../../core/protocol/errors.ts';
+import { LeaseQueries } from '../../prisma/queries/lease-queries.ts';
+import { startTestCoordinator, syntheticConfig, type TestCoordinator } from '../integration/support/harness.ts';
+import { joinTestWorker, type TestWorker } from '../integration/support/test-worker.ts';
 
 let t: TestCoordinator | null = null;
 let second: Coordinator | null = null;

@@ -1,14 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateRunConfig } from '../../../core/config/run-config.ts';
-import { ApiErrorSchema, CreatedRunSchema } from '../../../core/api/index.ts';
-import { MAX_PARAMS_PER_BATCH, MAX_POINTS_PER_BATCH } from '../../../coordinator/http/routes/runs.ts';
-import { EventLoopMonitor } from '../../../coordinator/metrics/event-loop-monitor.ts';
-import { syntheticConfig } from '../support/harness.ts';
-import { joinTestWorker, type TestWorker } from '../support/test-worker.ts';
-import { slowedTasks } from '../support/slowed-tasks.ts';
-import { watchResponsiveness } from '../support/responsiveness-probe.ts';
-import { startApiTestCoordinator, type ApiTestCoordinator } from './api-coordinator.ts';
+import { validateRunConfig } from '../../core/config/run-config.ts';
+import { ApiErrorSchema, CreatedRunSchema } from '../../core/api/index.ts';
+import { MAX_PARAMS_PER_BATCH, MAX_POINTS_PER_BATCH } from '../../coordinator/http/routes/runs.ts';
+import { EventLoopMonitor } from '../../coordinator/metrics/event-loop-monitor.ts';
+import { syntheticConfig } from '../integration/support/harness.ts';
+import { joinTestWorker, type TestWorker } from '../integration/support/test-worker.ts';
+import { slowedTasks } from '../integration/support/slowed-tasks.ts';
+import { watchResponsiveness } from '../integration/support/responsiveness-probe.ts';
+import { startApiTestCoordinator, type ApiTestCoordinator } from '../integration/api/api-coordinator.ts';
 
 /** The issue's bound (issue 15, item 4) on the coordinator's event-loop delay while a maximal batch is logged. */
 const P99_BOUND_MS = 100;
