@@ -1,6 +1,5 @@
-import { reduceWeightedMean } from '../../aggregate/reduce-weighted-mean.ts';
-import { aggregationMetrics, createAggregator, DEFAULT_AGGREGATOR, type AggregatorSpecInput } from '../../aggregate/robust/index.ts';
-import { splitAggregatorState, withAggregatorState } from '../../aggregate/robust/aggregator-state.ts';
+import { createResultAggregation } from '../../aggregate/robust/aggregate-results.ts';
+import { DEFAULT_AGGREGATOR, type AggregatorSpecInput } from '../../aggregate/robust/index.ts';
 import { clipByGlobalNorm, globalNorm } from '../../optim/clip.ts';
 import { createFlatOptimizer, type FlatOptimizer } from '../../optim/flat-optimizer.ts';
 import { lrAt } from '../../optim/lr-schedule.ts';
@@ -33,41 +32,18 @@ export function applyGradientStep(
  * aggregators were selectable. Any other (`ddp: { aggregator: { name: 'median' } }`, see
  * core/aggregate/robust) runs from the registry; the rule then logs `aggregator_excluded` and
  * `aggregator_clipped` per update, and checkpoints the aggregator's state (centered clipping's
- * center) beside the optimizer's.
+ * center) beside the optimizer's (both through {@link createResultAggregation}).
  */
 export function createDdpUpdateRule(config: RunConfig, paramCount: number, aggregator: AggregatorSpecInput = DEFAULT_AGGREGATOR): LocalUpdateRule {
   const optimizer = createFlatOptimizer(config.optimizer, paramCount);
-  if (aggregator.name === 'mean') {
-    return {
-      apply(params: Float32Array, results: readonly WorkerResult[], step: number, scratch?: Float32Array) {
-        const grad = reduceWeightedMean(
-          results.map((r) => ({ values: r.values, weight: r.sampleCount })),
-          scratch,
-        );
-        const { lr, gradNorm } = applyGradientStep(params, grad, optimizer, config, step);
-        return { lr, metrics: { grad_norm: gradNorm } };
-      },
-      state: () => optimizer.state(),
-      load: (state) => optimizer.load(state),
-    };
-  }
-  const robust = createAggregator(aggregator, paramCount);
-  let own: Float32Array | null = null;
+  const aggregation = createResultAggregation(aggregator, paramCount);
   return {
     apply(params: Float32Array, results: readonly WorkerResult[], step: number, scratch?: Float32Array) {
-      const grad = scratch ?? (own ??= new Float32Array(paramCount));
-      const report = robust.aggregate(
-        results.map((r) => ({ values: r.values, weight: r.sampleCount })),
-        grad,
-      );
+      const { values: grad, metrics } = aggregation.aggregate(results, scratch);
       const { lr, gradNorm } = applyGradientStep(params, grad, optimizer, config, step);
-      return { lr, metrics: { grad_norm: gradNorm, ...aggregationMetrics(report) } };
+      return { lr, metrics: { grad_norm: gradNorm, ...metrics } };
     },
-    state: () => withAggregatorState(optimizer.state(), robust),
-    load(state) {
-      const split = splitAggregatorState(state);
-      robust.load(split.aggregator);
-      optimizer.load(split.optimizer);
-    },
+    state: () => aggregation.state(optimizer.state()),
+    load: (state) => optimizer.load(aggregation.load(state)),
   };
 }

@@ -7,8 +7,9 @@ import { createDilocoUpdateRule } from './diloco-update-rule.ts';
 /**
  * `diloco`: low-communication data parallel (Douillard et al. 2023). Each round every worker
  * takes H inner steps on its own slice with an inner optimizer whose state stays on the worker,
- * and sends its parameter delta; the coordinator averages the deltas by sample count and applies
- * an outer Nesterov SGD. Parameters and deltas cross the wire once per H steps instead of once per step.
+ * and sends its parameter delta; the coordinator averages the deltas by sample count (or combines
+ * them with the robust `aggregator` of the `diloco:` section, e.g. `{ name: trimmed_mean, beta: 0.2 }`)
+ * and applies an outer Nesterov SGD. Parameters and deltas cross the wire once per H steps instead of once per step.
  */
 export const dilocoMode = defineMode({
   name: 'diloco',

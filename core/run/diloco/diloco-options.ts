@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AggregatorSpecSchema } from '../../aggregate/robust/index.ts';
 import { OptimizerSpecSchema } from '../../optim/optimizer-spec.ts';
 
 /**
@@ -18,6 +19,12 @@ export const DilocoOptionsSchema = z.strictObject({
   nesterov: z.boolean().default(true),
   /** The inner optimizer; absent: the run's `optimizer`. */
   inner_optimizer: OptimizerSpecSchema.optional(),
+  /**
+   * How the workers' deltas are combined into the outer gradient: a spec of
+   * core/aggregate/robust's registry (e.g. `{ name: 'trimmed_mean', beta: 0.2 }`). Absent: the
+   * sample-weighted mean (kept optional so an absent section parses as before).
+   */
+  aggregator: AggregatorSpecSchema.optional(),
 });
 
 /** The parsed `diloco:` section, defaults filled. */

@@ -1,3 +1,4 @@
+import { DEFAULT_AGGREGATOR } from '../../aggregate/robust/index.ts';
 import { defineMode } from '../training-mode.ts';
 import type { FedavgClientTaskOptions } from '../../worker/tasks/fedavg-client-task.ts';
 import { FedavgOptionsSchema } from './fedavg-options.ts';
@@ -8,7 +9,8 @@ import { createFedavgUpdateRule } from './fedavg-update-rule.ts';
  * `fedavg`: federated rounds (McMahan et al. 2017) and their server optimizers (FedAvgM, FedAdam,
  * FedYogi, FedAdagrad; FedProx on the client). Each round a sample of the clients trains locally
  * from the current model and returns its weight delta; the coordinator averages the deltas by
- * sample count and applies the server optimizer. `total_updates` counts rounds.
+ * sample count (or combines them with the robust `aggregator` of the `fedavg:` section, e.g.
+ * `{ name: median }`) and applies the server optimizer. `total_updates` counts rounds.
  */
 export const fedavgMode = defineMode({
   name: 'fedavg',
@@ -31,7 +33,7 @@ export const fedavgMode = defineMode({
       },
       snapshot === undefined ? undefined : parseFedavgSnapshot(snapshot),
     ),
-  createUpdateRule: ({ options, paramCount }) => createFedavgUpdateRule(options.server_optimizer, paramCount),
+  createUpdateRule: ({ options, paramCount }) => createFedavgUpdateRule(options.server_optimizer, paramCount, options.aggregator ?? DEFAULT_AGGREGATOR),
   workerTask: ({ config, options }) => {
     const task: FedavgClientTaskOptions = {
       optimizer: options.client_optimizer ?? config.optimizer,

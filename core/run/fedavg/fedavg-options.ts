@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AggregatorSpecSchema } from '../../aggregate/robust/index.ts';
 import { FedAdagradSpecSchema, FedAdamSpecSchema, FedYogiSpecSchema } from '../../optim/fed-adaptive-optimizer.ts';
 import { AdamSpecSchema, AdamwSpecSchema, SgdSpecSchema } from '../../optim/optimizer-spec.ts';
 
@@ -26,8 +27,8 @@ export const ClientOptimizerSpecSchema = z.discriminatedUnion('name', [SgdSpecSc
  * run's workers (`clients` of them, or `fraction` of those available, at least `min_clients`);
  * each gets `local_steps × batch_size` sample indices, trains `local_epochs` passes over them in
  * mini-batches of `batch_size` with the client optimizer (optionally FedProx's proximal term
- * `proximal_mu`), and returns its weight delta; the server optimizer applies the sample-weighted
- * mean delta.
+ * `proximal_mu`), and returns its weight delta; the server optimizer applies the deltas' aggregate
+ * (the sample-weighted mean, or the robust `aggregator` when one is set).
  * @example FedavgOptionsSchema.parse({ fraction: 0.5, server_optimizer: { name: 'fedadam' } })
  */
 export const FedavgOptionsSchema = z
@@ -47,6 +48,13 @@ export const FedavgOptionsSchema = z
     /** FedProx (Li et al. 2020): adds `mu/2 ‖w − w_round‖²` to each client's loss; 0 is FedAvg. */
     proximal_mu: z.number().min(0).finite().default(0),
     server_optimizer: ServerOptimizerSpecSchema.default({ name: 'fedavg', lr: 1 }),
+    /**
+     * How the clients' deltas are combined before the server optimizer: a spec of
+     * core/aggregate/robust's registry (e.g. `{ name: 'median' }`, Flower's FedMedian;
+     * `{ name: 'trimmed_mean', beta: 0.2 }`, FedTrimmedAvg; `{ name: 'krum', f: 1 }`). Absent: the
+     * sample-weighted mean (kept optional so an absent section parses as before).
+     */
+    aggregator: AggregatorSpecSchema.optional(),
   })
   .superRefine((o, ctx) => {
     if (o.clients !== undefined && o.clients < o.min_clients) {
