@@ -17,6 +17,8 @@ export interface WorkerInfo {
   gradientAgreement: number | null;
   /** True when its gradients disagree with the fleet beyond tolerance (see GradientAgreementTracker). */
   gradientOutlier: boolean;
+  /** The most samples it said one slice may have (its hello's `capabilities.maxBatch`; null: no cap). */
+  maxBatch: number | null;
   /** Its fraction of the last applied update's global batch (0 while it sits rounds out as a spare; null before its first). */
   share: number | null;
 }

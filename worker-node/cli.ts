@@ -25,6 +25,13 @@ interface WorkerCliOptions {
   exitAfterRun: boolean;
   run?: string;
   shardOwner: boolean;
+  maxBatch?: number;
+}
+
+function parseMaxBatch(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw new InvalidArgumentError(`--max-batch must be an integer from 1 to 1000000, got "${value}"`);
+  return n;
 }
 
 function parseUrl(value: string): string {
@@ -64,6 +71,9 @@ const program = new Command()
   .option('--quiet', 'no progress output', false)
   .option('--exit-after-run', 'exit when the run this worker trained ends', false)
   .addOption(new Option('--run <id>', 'serve only this run (pinned); idle while it is not active').env('CROWDTRAIN_RUN').argParser(parseRunId))
+  .addOption(
+    new Option('--max-batch <n>', 'most samples this worker computes per step (slices are capped to it; e.g. what fits its memory)').env('CROWDTRAIN_MAX_BATCH').argParser(parseMaxBatch),
+  )
   .option('--shard-owner', "also hold ranges of sharded runs' parameters and optimizer state (mode: sharded)", false)
   .showHelpAfterError();
 
@@ -119,7 +129,7 @@ async function main(): Promise<void> {
         memoryGb: Math.round(os.totalmem() / 2 ** 30),
         adapter: choice.device.adapter ?? null,
       },
-      capabilities: { convBackprop: true },
+      capabilities: { convBackprop: true, ...(opts.maxBatch === undefined ? {} : { maxBatch: opts.maxBatch }) },
     }),
     session: {
       loadTrainSet,

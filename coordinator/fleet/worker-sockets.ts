@@ -191,8 +191,10 @@ export class WorkerSockets {
 
   private socketHandle(id: string, socket: WorkerSocket): WorkerHandle {
     const timeout = this.opts.assignTimeoutMs ?? 120_000;
+    const maxBatch = this.workerInfo.get(id)?.maxBatch ?? null;
     return {
       id,
+      ...(maxBatch !== null ? { maxBatch } : {}),
       assignRun: async (msg) => {
         try {
           return await socket.timeout(timeout).emitWithAck('run:assign', msg);
@@ -303,6 +305,7 @@ export class WorkerSockets {
           rejected: 0,
           gradientAgreement: null,
           gradientOutlier: false,
+          maxBatch: hello.capabilities.maxBatch ?? null,
           share: null,
         });
         try {

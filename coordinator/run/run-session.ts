@@ -227,7 +227,7 @@ export class RunSession {
       await this.recorder.contribution(handle.id, {});
       // It may have left while the row was written: then its leave is already handled.
       if (!this.members.holds(handle) || this.ended) return true;
-      this.dispatch({ type: 'workerReady', workerId: handle.id });
+      this.dispatch({ type: 'workerReady', workerId: handle.id, ...(handle.maxBatch !== undefined ? { maxBatch: handle.maxBatch } : {}) });
       return true;
     } catch (err) {
       if (this.members.holds(handle)) this.members.remove(handle.id);

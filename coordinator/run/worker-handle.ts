@@ -3,6 +3,8 @@ import type { AckResult, ParamsChunk, RunAssign, RunEnd, RunReady, RunRelease, S
 /** The coordinator's view of one connected worker, independent of the transport. */
 export interface WorkerHandle {
   readonly id: string;
+  /** The most samples the worker said one slice may have (its hello's `capabilities.maxBatch`; absent: no cap). */
+  readonly maxBatch?: number;
   /** Sends the run; resolves with the worker's readiness ack (or a timeout error). */
   assignRun(msg: RunAssign): Promise<AckResult<RunReady>>;
   sendParamsChunk(msg: ParamsChunk): void;

@@ -14,7 +14,8 @@ export type StopReason = 'stopped' | 'time_limit' | 'signal' | 'failed';
 /** Events the shell feeds into a machine. */
 export type RunEvent =
   | { type: 'start' }
-  | { type: 'workerReady'; workerId: string }
+  /** A worker is ready for the run; `maxBatch` is the most samples it said one slice may have (its hello's `capabilities.maxBatch`). */
+  | { type: 'workerReady'; workerId: string; maxBatch?: number }
   | { type: 'workerLeft'; workerId: string; reason: string }
   /** A worker's result for its assignment passed validation (a gradient in ddp). */
   | {

@@ -22,11 +22,17 @@ export interface BackupContext {
   strikes(workerId: string): number;
   /** Whether the worker sits rounds out as too slow for a share. */
   isSpare(workerId: string): boolean;
+  /** The most samples the worker said it can take in one slice (its hello's `maxBatch`; absent: no cap). */
+  maxBatch?(workerId: string): number;
 }
 
-/** A member free to run a backup: one without a slice this round, else the earliest finisher; never one with strikes. */
-export function backupCandidate(r: Round, ctx: BackupContext): string | undefined {
-  const free = (w: string) => !r.backups.has(w) && ctx.strikes(w) === 0 && ctx.members.includes(w);
+/**
+ * A member free to run a backup of `samples` samples: one without a slice this round, else the
+ * earliest finisher; never one with strikes, nor one whose `maxBatch` is below `samples`.
+ */
+export function backupCandidate(r: Round, ctx: BackupContext, samples = 0): string | undefined {
+  const fits = (w: string) => (ctx.maxBatch?.(w) ?? Infinity) >= samples;
+  const free = (w: string) => !r.backups.has(w) && ctx.strikes(w) === 0 && ctx.members.includes(w) && fits(w);
   const idle = ctx.members.find((w) => !r.slices.has(w) && !ctx.isSpare(w) && free(w));
   return idle ?? r.finishOrder.find((w) => free(w) && r.answeredBy.get(w) === w);
 }
@@ -52,9 +58,10 @@ export function checkStragglers(r: Round, opts: BackupOptions, ctx: BackupContex
       wakeAt = Math.min(wakeAt, dueAt);
       continue;
     }
-    const backupWorker = backupCandidate(r, ctx);
-    if (backupWorker === undefined) return;
     const indices = r.slices.get(slow) ?? [];
+    const backupWorker = backupCandidate(r, ctx, indices.length);
+    // Nobody free can take this one (a smaller late slice may still find a taker).
+    if (backupWorker === undefined) continue;
     r.backups.set(backupWorker, slow);
     r.hadBackup = true;
     assignments.push({ workerId: backupWorker, indices });

@@ -1,5 +1,4 @@
 
-import { splitBatch } from '../../data/epoch-sampler.ts';
 import type { MachineSnapshot, RunEffect, RunEvent } from '../run-machine.ts';
 import { SampledRunMachine, parseSampledSnapshot, type SampledMachineSnapshot } from '../sampled-run-machine.ts';
 import { WorkerPenalties, type PenaltyOptions, type PenaltyState } from './worker-penalties.ts';
@@ -7,6 +6,7 @@ import { newRound, type Round } from './ddp-round.ts';
 import { mergeMean } from '../sample-weighted-mean.ts';
 import { SliceWeights } from './slice-weights.ts';
 import { checkStragglers, backupCandidate, type BackupContext, type BackupOptions } from './backup-tasks.ts';
+import { capacityOf, splitCapped } from './slice-caps.ts';
 
 export type { RunEffect, RunEvent, RunPhase } from '../run-machine.ts';
 
@@ -55,13 +55,19 @@ export function parseDdpSnapshot(snapshot: MachineSnapshot): DdpMachineSnapshot 
  * over in the same round by a member that is idle or done (at once, or as soon as one is free), so
  * an update always holds its whole batch; a slice nobody can take (no member left, the deadline,
  * a rejected update, or a mode without backups) goes back to the sampler. Either way every sample
- * is trained exactly once per epoch.
+ * is trained exactly once per epoch. No slice is larger than its worker's declared `maxBatch`: the
+ * excess goes to members with room, and when the fleet's caps sum below the global batch a round
+ * draws only that many samples (an Event says so), the rest staying in the sampler for later rounds.
  */
 export class DdpRunMachine extends SampledRunMachine<Round> {
   private readonly weights: SliceWeights;
   private failedRounds = 0;
   private lastRejection = '';
   private readonly penalties: WorkerPenalties;
+  /** The `maxBatch` each member declared (members without one take any slice). */
+  private readonly maxBatch = new Map<string, number>();
+  /** The round size the fleet's caps last limited the global batch to (null: they did not). */
+  private cappedBatch: number | null = null;
 
   constructor(
     private readonly opts: RunMachineOptions,
@@ -97,6 +103,8 @@ export class DdpRunMachine extends SampledRunMachine<Round> {
     if (this.phase === 'finished' || this.handleLifecycle(event, fx)) return fx;
     switch (event.type) {
       case 'workerReady':
+        if (event.maxBatch !== undefined) this.maxBatch.set(event.workerId, event.maxBatch);
+        else this.maxBatch.delete(event.workerId);
         this.addMember(event.workerId, fx);
         if (this.phase === 'waiting') this.maybeStartRound(fx);
         else this.placeWaiting(fx);
@@ -104,6 +112,7 @@ export class DdpRunMachine extends SampledRunMachine<Round> {
       case 'workerLeft': {
         this.removeMember(event.workerId);
         this.weights.forget(event.workerId);
+        this.maxBatch.delete(event.workerId);
         this.cancelBackup(event.workerId, fx, `backup worker left: ${event.reason}`, true);
         this.failSlice(event.workerId, fx, 'slice_reassigned', `worker left: ${event.reason}`, true);
         this.placeWaiting(fx);
@@ -227,12 +236,19 @@ export class DdpRunMachine extends SampledRunMachine<Round> {
       return;
     }
     const ctx = this.backupContext();
-    while (r.waiting.length > 0) {
-      // A member with strikes takes it over only when nobody else can (else it would wait for the deadline).
-      const taker = backupCandidate(r, ctx) ?? backupCandidate(r, { ...ctx, strikes: () => 0 });
-      if (taker === undefined) return;
-      const holder = r.waiting.shift()!;
+    for (const holder of [...r.waiting]) {
       const indices = r.slices.get(holder) ?? [];
+      // A member with strikes takes it over only when nobody else can (else it would wait for the deadline).
+      const taker = backupCandidate(r, ctx, indices.length) ?? backupCandidate(r, { ...ctx, strikes: () => 0 }, indices.length);
+      if (taker === undefined) {
+        // A slice no member's maxBatch holds goes back to the sampler now rather than at the deadline.
+        if (!this.members.some((w) => this.capOf(w) >= indices.length)) {
+          r.orphaned.delete(holder);
+          this.failSlice(holder, fx, 'slice_reassigned', `no member left whose maxBatch holds its ${indices.length} samples`);
+        }
+        continue;
+      }
+      r.waiting = r.waiting.filter((w) => w !== holder);
       r.backups.set(taker, holder);
       r.hadBackup = true;
       fx.push({ type: 'record', kind: 'slice_taken_over', workerId: taker, detail: { step: r.step, from: holder, samples: indices.length } });
@@ -315,7 +331,40 @@ export class DdpRunMachine extends SampledRunMachine<Round> {
   }
 
   private backupContext(): BackupContext {
-    return { members: this.members, strikes: (w) => this.penalties.strikes(w), isSpare: (w) => this.weights.isSpare(w) };
+    return { members: this.members, strikes: (w) => this.penalties.strikes(w), isSpare: (w) => this.weights.isSpare(w), maxBatch: (w) => this.capOf(w) };
+  }
+
+  /** The most samples a worker takes in one slice: its declared `maxBatch`, else no cap. */
+  private capOf(workerId: string): number {
+    return this.maxBatch.get(workerId) ?? Infinity;
+  }
+
+  /**
+   * The size of the next round: the global batch, or less when the caps of the members taking part
+   * sum below it (an Event once per limit: the samples left out stay in the sampler for later
+   * rounds, so every sample is still trained once per epoch).
+   */
+  private roundSize(wanted: number, eligible: readonly string[], fx: RunEffect[]): number {
+    const room = capacityOf(eligible, (w) => this.capOf(w));
+    if (wanted <= room) {
+      this.cappedBatch = null;
+      return wanted;
+    }
+    if (this.cappedBatch !== room) {
+      this.cappedBatch = room;
+      fx.push({
+        type: 'record',
+        kind: 'batch_capped',
+        detail: {
+          step: this.stepCount,
+          globalBatchSize: wanted,
+          samples: room,
+          maxBatch: Object.fromEntries(eligible.map((w) => [w, this.capOf(w)])),
+          reason: `the declared maxBatch of the ${eligible.length} worker(s) taking part sum to ${room}, under the global batch of ${wanted}: rounds train ${room} samples until workers with room join`,
+        },
+      });
+    }
+    return room;
   }
 
   protected maybeStartRound(fx: RunEffect[]): void {
@@ -326,10 +375,15 @@ export class DdpRunMachine extends SampledRunMachine<Round> {
     // Benched and penalised spares get no slice (when every member is penalised, all take part).
     const taking = this.members.filter((w) => this.penalties.mayTakePart(w, this.stepCount));
     const eligible = taking.length > 0 ? taking : this.members;
-    const batch = this.opts.globalBatchSize ?? this.opts.batchSizePerWorker * eligible.length;
+    const batch = this.roundSize(this.opts.globalBatchSize ?? this.opts.batchSizePerWorker * eligible.length, eligible, fx);
     const { epoch, indices } = this.sampler.nextBatch(batch);
-    const { workers, weights } = this.weights.weigh(eligible, indices.length, this.stepCount, (w) => this.penalties.sliceScale(w), fx);
-    const parts = splitBatch(indices, workers.length, weights);
+    const weighed = this.weights.weigh(eligible, indices.length, this.stepCount, (w) => this.penalties.sliceScale(w), fx);
+    const capOf = (w: string) => this.capOf(w);
+    // What the weighted members' caps cannot hold goes to the members the weighting left out (spares), evenly.
+    const extra = capacityOf(weighed.workers, capOf) < indices.length ? eligible.filter((w) => !weighed.workers.includes(w)) : [];
+    const workers = [...weighed.workers, ...extra];
+    const weights = extra.length > 0 ? [...(weighed.weights ?? weighed.workers.map(() => 1)), ...extra.map(() => 0)] : weighed.weights;
+    const parts = splitCapped(indices, workers, weights, capOf);
     const slices = new Map<string, number[]>();
     workers.forEach((w, i) => {
       const part = parts[i] ?? [];

@@ -78,6 +78,8 @@ export interface TestWorkerOptions {
   workerId?: string;
   /** Serve only this run (the hello's pinRun). */
   pinRun?: string;
+  /** The most samples one slice may have (the hello's `capabilities.maxBatch`). */
+  maxBatch?: number;
   /** Replaces the handshake auth (a wrong protocol version, a malformed auth). */
   auth?: Record<string, unknown>;
   /** Whether socket.io reconnects after a dropped connection (false: a test worker that loses its connection stays gone). */
@@ -257,7 +259,7 @@ export async function joinTestWorker(opts: TestWorkerOptions): Promise<TestWorke
   const connection = new WorkerConnection({
     socket,
     workerId: opts.workerId,
-    hello: () => ({ kind: opts.kind ?? 'node', backend: opts.backend ?? tf.getBackend(), name: opts.name ?? 'test-worker', ...(opts.pinRun ? { pinRun: opts.pinRun } : {}) }),
+    hello: () => ({ kind: opts.kind ?? 'node', backend: opts.backend ?? tf.getBackend(), name: opts.name ?? 'test-worker', ...(opts.pinRun ? { pinRun: opts.pinRun } : {}), ...(opts.maxBatch !== undefined ? { capabilities: { convBackprop: true, maxBatch: opts.maxBatch } } : {}) }),
     session: {
       tasks,
       loadTrainSet,
