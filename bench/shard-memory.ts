@@ -28,8 +28,9 @@ import { readCheckpointFile, type CheckpointContent } from '../coordinator/run/c
 import type { AppliedUpdate } from '../coordinator/run/run-session-options.ts';
 import { startTestCoordinator, waitForWorkers, type TestCoordinator } from '../tests/integration/support/harness.ts';
 import { joinTestWorker, type TestWorker } from '../tests/integration/support/test-worker.ts';
+import { SHARD_BENCH_WORKERS, shardBenchConfig, waitForOwnerCount } from './support/shard-bench.ts';
 
-const WORKERS = 2;
+const WORKERS = SHARD_BENCH_WORKERS;
 const OWNER_COUNTS = [1, 2, 4, 8] as const;
 const TOTAL_UPDATES = 6;
 /** The update after which the owners are measured (0-based; the run is mid-way). */
@@ -39,20 +40,7 @@ const TARGET_RATIO = 0.175;
 /** The coordinator's optimizer bytes between updates, as a fraction of the unsharded bytes. */
 const TARGET_COORDINATOR_FRACTION = 0.01;
 
-const COMMON: RunConfigInput = {
-  experiment: 'bench',
-  seed: 11,
-  model: { type: 'mlp', hidden: [256, 128] },
-  dataset: { name: 'mnist', train_size: 2000, test_size: 500 },
-  optimizer: { name: 'adam', lr: 0.001 },
-  batch_size: 32,
-  total_updates: TOTAL_UPDATES,
-  eval_every: TOTAL_UPDATES + 1,
-  checkpoint_every: TOTAL_UPDATES + 1,
-  min_workers: WORKERS,
-  slice_balance: 'equal',
-  step_timeout: '120s',
-};
+const COMMON: RunConfigInput = shardBenchConfig(TOTAL_UPDATES);
 
 /** What one sharded run with N owners measured. */
 interface OwnersMeasured {
@@ -82,15 +70,6 @@ async function latestCheckpoint(t: TestCoordinator, runId: string): Promise<Chec
   const ckpt = await t.coordinator.store.findCheckpoint(runId, 'latest');
   if (!ckpt) throw new Error(`run ${runId} wrote no checkpoint`);
   return readCheckpointFile(ckpt.path, ckpt.sha256);
-}
-
-/** Resolves once the coordinator lists exactly `n` shard owners (closed owners must be gone before the next run plans its ranges). */
-async function waitForOwnerCount(t: TestCoordinator, n: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (t.coordinator.shardOwners().length !== n) {
-    if (Date.now() > deadline) throw new Error(`expected ${n} shard owners, the coordinator lists ${t.coordinator.shardOwners().length}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** A DDP run of the common config: the unsharded optimizer bytes and the parameter count. */

@@ -46,8 +46,9 @@ import { readCheckpointFile } from '../coordinator/run/checkpoint-file.ts';
 import type { AppliedUpdate } from '../coordinator/run/run-session-options.ts';
 import { startTestCoordinator, waitForWorkers, type TestCoordinator } from '../tests/integration/support/harness.ts';
 import { joinTestWorker, type TestWorker } from '../tests/integration/support/test-worker.ts';
+import { SHARD_BENCH_WORKERS, shardBenchConfig, waitForOwnerCount } from './support/shard-bench.ts';
 
-const WORKERS = 2;
+const WORKERS = SHARD_BENCH_WORKERS;
 const OWNER_COUNTS = [1, 2, 4] as const;
 /** The owner count whose median update time is the bench's value. */
 const VALUE_OWNERS = 2;
@@ -58,20 +59,7 @@ const WARMUP_UPDATES = 1;
 const TIMED_CALLS = 200;
 const WARMUP_CALLS = 20;
 
-const COMMON: RunConfigInput = {
-  experiment: 'bench',
-  seed: 11,
-  model: { type: 'mlp', hidden: [256, 128] },
-  dataset: { name: 'mnist', train_size: 2000, test_size: 500 },
-  optimizer: { name: 'adam', lr: 0.001 },
-  batch_size: 32,
-  total_updates: TOTAL_UPDATES,
-  eval_every: TOTAL_UPDATES + 1,
-  checkpoint_every: TOTAL_UPDATES + 1,
-  min_workers: WORKERS,
-  slice_balance: 'equal',
-  step_timeout: '120s',
-};
+const COMMON: RunConfigInput = shardBenchConfig(TOTAL_UPDATES);
 
 /** The fields of a `shard:step` (coordinator -> owner) this bench reads; everything else is ignored. */
 const StepRefSchema = z.object({ runId: z.string(), index: z.number().int(), step: z.number().int(), grad: z.instanceof(Uint8Array) });
@@ -211,15 +199,6 @@ interface RunMeasured {
 async function metricValues(t: TestCoordinator, runId: string, key: string): Promise<{ step: number; value: number }[]> {
   const points = await t.coordinator.store.getMetricHistory(runId, key);
   return points.map((p) => ({ step: p.step, value: p.value })).sort((a, b) => a.step - b.step);
-}
-
-/** Resolves once the coordinator lists exactly `n` shard owners (closed owners must be gone before the next run plans its ranges). */
-async function waitForOwnerCount(t: TestCoordinator, n: number): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (t.coordinator.shardOwners().length !== n) {
-    if (Date.now() > deadline) throw new Error(`expected ${n} shard owners, the coordinator lists ${t.coordinator.shardOwners().length}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** One run of the common config (`owners` = 0: ddp), with its owners started before and closed after. */
