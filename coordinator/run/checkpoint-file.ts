@@ -1,3 +1,4 @@
+import { firstNonFinite } from '../../core/codec/float-bytes.ts';
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -116,17 +117,8 @@ export function decodeCheckpoint(buf: Buffer, source = 'checkpoint'): Checkpoint
   };
 }
 
-/**
- * Index of the first NaN or ±Infinity in a float32 array, or -1. Looks at the bits (exponent all
- * ones) through a Uint32 view: one pass, no float64 conversion.
- */
-export function firstNonFinite(a: Float32Array): number {
-  const bits = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  for (let i = 0; i < bits.length; i++) {
-    if (((bits[i] as number) & 0x7f800000) === 0x7f800000) return i;
-  }
-  return -1;
-}
+/** The first non-finite index of a float32 array (core/codec/float-bytes.ts), re-exported for the checkpoint checks' callers. */
+export { firstNonFinite };
 
 /** fsyncs a directory so a rename in it survives a crash; platforms that cannot (EISDIR, EINVAL, EPERM) are skipped. */
 async function syncDir(dir: string): Promise<void> {

@@ -25,3 +25,16 @@ export function bytesToFloat32(bytes: Uint8Array | ArrayBuffer): Float32Array {
   copy.set(bytes);
   return new Float32Array(copy.buffer);
 }
+
+/**
+ * Index of the first NaN or ±Infinity in a float32 array, or -1. Looks at the bits (exponent all
+ * ones) through a Uint32 view: one pass, no float64 conversion.
+ * @example firstNonFinite(Float32Array.of(1, NaN)) // 1
+ */
+export function firstNonFinite(a: Float32Array): number {
+  const bits = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  for (let i = 0; i < bits.length; i++) {
+    if (((bits[i] as number) & 0x7f800000) === 0x7f800000) return i;
+  }
+  return -1;
+}

@@ -4,7 +4,7 @@ import { createFlatOptimizer, type FlatOptimizer } from '../optim/flat-optimizer
 import { parseOptimizerSpec } from '../optim/optimizer-spec.ts';
 // bytesToFloat32, not the protocol's float32Of: that copies unaligned bytes with slice(), which for
 // a Node Buffer (socket.io delivers them at odd offsets in a shared pool) is a view of the whole pool.
-import { bytesToFloat32 } from '../codec/float-bytes.ts';
+import { bytesToFloat32, firstNonFinite } from '../codec/float-bytes.ts';
 import type { ShardLoadSchema, ShardStepSchema } from './shard-protocol.ts';
 
 /** A `shard:load` after validation with ShardLoadSchema (binary fields as Uint8Array). */
@@ -19,13 +19,6 @@ export interface RangeState {
   slots: Record<string, Float32Array>;
 }
 
-/** Index of the first NaN or ±Infinity in `values`, or -1 when every value is finite. */
-function firstNonFinite(values: Float32Array): number {
-  for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i]!)) return i;
-  }
-  return -1;
-}
 
 /**
  * One range [start, end) of a sharded run's flat parameter vector, as a shard owner holds it:

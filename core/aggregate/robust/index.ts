@@ -1,3 +1,4 @@
+import { firstNonFinite } from '../../codec/float-bytes.ts';
 import { z } from 'zod';
 import { CrowdtrainError } from '../../protocol/errors.ts';
 import type { AggregationReport, AggregatorCore, AggregatorDefinition, AggregatorInput, InputOutcome } from './aggregator.ts';
@@ -81,11 +82,6 @@ export interface Aggregator {
   load(slots: Readonly<Record<string, Float32Array>>): void;
 }
 
-/** The index of the first non-finite value of `values`, or -1. */
-function firstNonFinite(values: Float32Array): number {
-  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return i;
-  return -1;
-}
 
 /** Checks what every aggregator assumes; CrowdtrainError naming the problem. */
 function checkInputs(name: string, inputs: readonly AggregatorInput[], out: Float32Array, paramCount: number): void {

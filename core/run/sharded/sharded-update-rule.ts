@@ -6,6 +6,7 @@ import type { OptimizerState } from '../../optim/optimizer-state.ts';
 import { CrowdtrainError } from '../../protocol/errors.ts';
 import { planShards, reassignOwner, type ShardPlan, type ShardRange } from '../../shard/shard-plan.ts';
 import type { ShardOwners } from '../../shard/shard-owners.ts';
+import { firstNonFinite } from '../../codec/float-bytes.ts';
 import { bytesOf, float32Of } from '../../shard/shard-protocol.ts';
 import type { RuleEvent, UpdateOutcome, UpdateRule, WorkerResult } from '../training-mode.ts';
 import type { ShardedOptions } from './sharded-options.ts';
@@ -96,7 +97,7 @@ class ShardedUpdateRule implements UpdateRule {
           }
           count(holder, a.value.params.byteLength);
           const values = float32Of(a.value.params);
-          const problem = values.length !== r.end - r.start ? `sent ${values.length} values, expected ${r.end - r.start}` : a.value.updates !== at + 1 ? `is at update ${a.value.updates}, expected ${at + 1}` : firstNonFinite(values);
+          const problem = values.length !== r.end - r.start ? `sent ${values.length} values, expected ${r.end - r.start}` : a.value.updates !== at + 1 ? `is at update ${a.value.updates}, expected ${at + 1}` : nonFinite(values);
           if (problem !== null) {
             failures.push(`${this.nameOf(holder)}: ${problem}`);
             this.distrusted.add(holder);
@@ -277,7 +278,8 @@ function describeOwners(plan: ShardPlan, nameOf: (o: string) => string): { owner
   return [...out.values()];
 }
 
-function firstNonFinite(values: Float32Array): string | null {
-  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return `sent a non-finite value at ${i}`;
-  return null;
+/** What an owner's values have wrong, if a value is not finite. */
+function nonFinite(values: Float32Array): string | null {
+  const i = firstNonFinite(values);
+  return i < 0 ? null : `sent a non-finite value at ${i}`;
 }
