@@ -16,6 +16,8 @@ export interface LocalWorkerOptions {
   output?: 'inherit' | 'ignore';
   extraArgs?: string[];
   env?: NodeJS.ProcessEnv;
+  /** The workers' disk cache of downloaded train splits (`--cache-dir`; default the worker's own). */
+  cacheDir?: string;
 }
 
 /**
@@ -45,6 +47,7 @@ export function spawnLocalWorker(i: number, o: LocalWorkerOptions): ChildProcess
     '--name',
     `${o.namePrefix ?? 'local'}-${i + 1}`,
     ...(o.output === 'ignore' ? ['--quiet'] : []),
+    ...(o.cacheDir ? ['--cache-dir', o.cacheDir] : []),
     ...(o.extraArgs ?? []),
   ];
   const child = spawn(process.execPath, args, {

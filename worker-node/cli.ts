@@ -11,6 +11,7 @@ import { CrowdtrainError } from '../core/protocol/errors.ts';
 import { BACKEND_REQUESTS, parseBackendRequest, selectBackend, type BackendRequest } from './backend/select-backend.ts';
 import { connectWorkerSocket } from './connect-socket.ts';
 import { installNodeDatasetFiles } from './node-dataset-files.ts';
+import { TrainSplitDownloader } from './train-split-download.ts';
 import { io } from 'socket.io-client';
 import { startShardOwner, type ShardOwner } from '../core/shard/shard-owner-client.ts';
 
@@ -26,6 +27,17 @@ interface WorkerCliOptions {
   run?: string;
   shardOwner: boolean;
   maxBatch?: number;
+  data: DataSource;
+  cacheDir?: string;
+}
+
+/** Where a worker gets a run's train split: see the --data option. */
+const DATA_SOURCES = ['auto', 'local', 'coordinator'] as const;
+type DataSource = (typeof DATA_SOURCES)[number];
+
+/** Whether the train split of `spec` is downloaded from the coordinator under --data `source`: file-backed data sets under `auto`, every one under `coordinator`. */
+function downloadsSplit(source: DataSource, spec: DatasetSpec): boolean {
+  return source === 'coordinator' || (source === 'auto' && spec.name === 'csv');
 }
 
 function parseMaxBatch(value: string): number {
@@ -74,12 +86,19 @@ const program = new Command()
   .addOption(
     new Option('--max-batch <n>', 'most samples this worker computes per step (slices are capped to it; e.g. what fits its memory)').env('CROWDTRAIN_MAX_BATCH').argParser(parseMaxBatch),
   )
+  .addOption(
+    new Option('--data <source>', 'where train splits come from: auto (csv data sets downloaded from the coordinator, built-in data made here), local (csv files read here, at the config path), coordinator (every split downloaded)')
+      .env('CROWDTRAIN_DATA')
+      .choices(DATA_SOURCES)
+      .default('auto'),
+  )
+  .addOption(new Option('--cache-dir <dir>', 'disk cache of downloaded train splits (default: ~/.cache/crowdtrain/datasets)').env('CROWDTRAIN_CACHE_DIR'))
   .option('--shard-owner', "also hold ranges of sharded runs' parameters and optimizer state (mode: sharded)", false)
   .showHelpAfterError();
 
 async function main(): Promise<void> {
   program.parse();
-  // csv data sets are read from this machine's files, at the run config's paths.
+  // Under --data local, csv data sets are read from this machine's files, at the run config's paths.
   installNodeDatasetFiles();
   const opts = program.opts<WorkerCliOptions>();
   if (!opts.token) {
@@ -102,11 +121,18 @@ async function main(): Promise<void> {
   out(`worker ${opts.name}: backend ${choice.backend}${choice.device.adapter ? ` (${choice.device.adapter})` : ''}`);
 
   const datasets = new Map<string, Promise<Dataset>>();
+  const downloader = new TrainSplitDownloader({ url: opts.url, ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}) });
   const loadTrainSet = (spec: DatasetSpec): Promise<Dataset> => {
     const key = JSON.stringify(spec);
     let p = datasets.get(key);
     if (!p) {
-      p = loadDataset(spec).then((d) => d.train);
+      p = downloadsSplit(opts.data, spec)
+        ? downloader.load(spec).then((d) => {
+            out(`dataset ${spec.name}: ${d.dataset.size} samples ${d.source === 'cache' ? 'from the cache' : `downloaded (${d.bytes} bytes)`}`);
+            return d.dataset;
+          })
+        : loadDataset(spec).then((d) => d.train);
+      p.catch(() => datasets.delete(key));
       datasets.set(key, p);
     }
     return p;

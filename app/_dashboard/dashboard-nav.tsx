@@ -7,6 +7,7 @@ const LINKS = [
   ['/fleet', 'Fleet'],
   ['/compare', 'Compare'],
   ['/sweeps', 'Sweeps'],
+  ['/datasets', 'Datasets'],
   ['/registry', 'Registry'],
   ['/new', 'New run'],
 ] as const;

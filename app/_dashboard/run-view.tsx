@@ -1,9 +1,11 @@
 'use client';
 
+import { RunDatasetLine } from './datasets-view.tsx';
 import Link from 'next/link';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { RunDetailSchema, RunEventsSchema, RunFleetSchema, type RunDetail, type RunEvent, type RunFleet } from '../../core/api/index.ts';
 import { formatValue } from './chart-math.ts';
+import { EvaluationReportSection } from './evaluation-report.tsx';
 import { getJson, sendAdmin } from './fetch-api.ts';
 import { formatBytes, formatDuration, formatWhen, statusClasses } from './format.ts';
 import { ChartControls, LineChart, SERIES_COLORS } from './line-chart.tsx';
@@ -232,6 +234,7 @@ export function RunView({ runId }: { runId: string }) {
             {live ? <span className="text-emerald-700">● live</span> : null}
           </p>
           {run.description ? <p className="mt-1 text-sm text-slate-600">{run.description}</p> : null}
+          <RunDatasetLine runId={run.id} />
           {run.error ? <p className="mt-1 text-sm text-rose-700">{run.error}</p> : null}
         </div>
         <div className="flex items-center gap-2">
@@ -313,6 +316,8 @@ export function RunView({ runId }: { runId: string }) {
           </div>
         )}
       </Section>
+
+      <EvaluationReportSection runId={run.id} events={events} />
 
       <div className="grid gap-6 lg:grid-cols-2">
         <Section title="Params" testId="run-params">

@@ -47,7 +47,14 @@ const AnyNumber = z.custom<number>((v) => typeof v === 'number', 'expected a num
 /** Thread -> coordinator: the model is built, or one request's result, or why it failed. */
 export const EvalReplySchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('ready'), backend: z.string() }),
-  z.strictObject({ type: z.literal('result'), id: z.int().nonnegative(), loss: AnyNumber, accuracy: AnyNumber }),
+  z.strictObject({
+    type: z.literal('result'),
+    id: z.int().nonnegative(),
+    loss: AnyNumber,
+    accuracy: AnyNumber,
+    /** Counts, row = true class, column = predicted class (GradientComputer.evaluate). */
+    confusion: z.array(z.array(z.int().nonnegative())),
+  }),
   z.strictObject({ type: z.literal('error'), id: z.int().nonnegative().nullable(), message: z.string() }),
 ]);
 /** One reply of an evaluation thread. */

@@ -2,9 +2,9 @@
  * The entry of a run's evaluation thread (node:worker_threads; started by {@link EvaluationThread}
  * in eval-thread.ts, never imported). It builds the run's model (seeded like the coordinator's),
  * holds the test split as one batch, and answers each request — a copy of the master parameters —
- * with the loss and accuracy on the whole split, computed exactly as the coordinator's in-thread
- * evaluation (`RunModel.evaluate`: same tfjs backend, same batch size), so the numbers are
- * bitwise the same. Requests are answered one at a time, in the order they came.
+ * with the loss, accuracy and confusion matrix on the whole split, computed exactly as the
+ * coordinator's in-thread evaluation (`RunModel.evaluate`: same tfjs backend, same batch size), so
+ * the numbers are bitwise the same. Requests are answered one at a time, in the order they came.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
@@ -53,8 +53,8 @@ async function serve(port: MessagePort): Promise<void> {
     const { id, params } = req.data;
     try {
       computer.setParams(params);
-      const { loss, accuracy } = computer.evaluate(xs, ys, init.batchSize);
-      reply(port, { type: 'result', id, loss, accuracy });
+      const { loss, accuracy, confusion } = computer.evaluate(xs, ys, init.batchSize);
+      reply(port, { type: 'result', id, loss, accuracy, confusion });
     } catch (err) {
       reply(port, { type: 'error', id, message: errorText(err) });
     }

@@ -83,7 +83,7 @@ interface Waiter {
  * start is reported by the first {@link evaluate}. {@link close} terminates it.
  * @example
  * const thread = EvaluationThread.start({ runName, model, seed, backend: tf.getBackend(), paramCount, batchSize: 500, test });
- * const { loss, accuracy } = await thread.evaluate(params); // params may change right after the call
+ * const { loss, accuracy, confusion } = await thread.evaluate(params); // params may change right after the call
  * await thread.close();
  */
 export class EvaluationThread {
@@ -145,7 +145,7 @@ export class EvaluationThread {
       const waiter = this.waiters.get(msg.id);
       if (!waiter) return;
       this.waiters.delete(msg.id);
-      if (msg.type === 'result') waiter.resolve({ loss: msg.loss, accuracy: msg.accuracy });
+      if (msg.type === 'result') waiter.resolve({ loss: msg.loss, accuracy: msg.accuracy, confusion: msg.confusion });
       else waiter.reject(new CrowdtrainError('INTERNAL', `evaluation of run ${opts.runName} failed: ${msg.message}`));
     });
     this.worker.on('error', (err: Error) => {
@@ -175,9 +175,9 @@ export class EvaluationThread {
   }
 
   /**
-   * Loss and accuracy of `params` on the test split. The values are copied before this returns,
-   * so the caller may change `params` at once. Rejects with INTERNAL when the thread failed or was
-   * closed.
+   * Loss, accuracy and confusion matrix of `params` on the test split. The values are copied
+   * before this returns, so the caller may change `params` at once. Rejects with INTERNAL when the
+   * thread failed or was closed.
    */
   evaluate(params: Float32Array): Promise<EvaluationResult> {
     if (params.length !== this.opts.paramCount) {

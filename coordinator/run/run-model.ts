@@ -4,6 +4,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import { GradientComputer, type EvaluationResult } from '../../core/models/gradient-computer.ts';
 import { datasetBatch, type Dataset } from '../../core/data/dataset.ts';
 import { loadDataset } from '../../core/data/dataset-spec.ts';
+import type { DatasetInputInput } from '../../prisma/queries/tracking-store.ts';
+import { runDatasetInput } from './dataset-input.ts';
 import type { CsvDatasetInfo } from '../../core/data/csv/load-csv-dataset.ts';
 import type { RunConfig } from '../../core/config/common-config.ts';
 import { EvaluationThread } from './eval-thread.ts';
@@ -27,6 +29,8 @@ export class RunModel {
     private readonly thread: EvaluationThread,
     /** Where a csv data set came from (content hash, files, rows, the fitted transform); undefined for built-in data. */
     readonly datasetInfo: CsvDatasetInfo | undefined,
+    /** The data set version the run trains on, as the tracking store logs it (coordinator/run/dataset-input.ts). */
+    readonly datasetInput: DatasetInputInput,
   ) {}
 
   /**
@@ -34,7 +38,9 @@ export class RunModel {
    * run's evaluation thread, which builds its own copy while the run waits for workers.
    */
   static async open(config: RunConfig): Promise<RunModel> {
-    const { train, test, csv } = await loadDataset(config.dataset);
+    const loaded = await loadDataset(config.dataset);
+    const { train, test, csv } = loaded;
+    const datasetInput = runDatasetInput(config.dataset, loaded);
     const computer = GradientComputer.create(config.model, { inputShape: train.inputShape, numClasses: train.numClasses, seed: config.seed });
     let thread: EvaluationThread;
     try {
@@ -52,7 +58,7 @@ export class RunModel {
       computer.dispose();
       throw err;
     }
-    return new RunModel(computer, train, test, thread, csv);
+    return new RunModel(computer, train, test, thread, csv, datasetInput);
   }
 
   /** Float32 values in the flat parameter vector. */
@@ -70,14 +76,25 @@ export class RunModel {
     return this.train.size;
   }
 
+  /**
+   * The names of the classes, in label order (the rows and columns of an evaluation's confusion
+   * matrix): a csv data set's label values as its transform recorded them, otherwise the class
+   * indices "0".."K-1" (the digits of MNIST).
+   */
+  get classNames(): string[] {
+    const csv = this.datasetInfo?.transform.label.classes;
+    if (csv && csv.length === this.test.numClasses) return [...csv];
+    return Array.from({ length: this.test.numClasses }, (_, i) => String(i));
+  }
+
   /** The seeded initial parameters (a fresh copy). */
   initialParams(): Float32Array {
     return this.computer.getParams();
   }
 
   /**
-   * Loss and accuracy of `params` on the whole test split, computed on this thread: it blocks
-   * the event loop for the whole evaluation. Runs use {@link evaluateOffThread}.
+   * Loss, accuracy and confusion matrix of `params` on the whole test split, computed on this
+   * thread: it blocks the event loop for the whole evaluation. Runs use {@link evaluateOffThread}.
    */
   evaluate(params: Float32Array): EvaluationResult {
     this.computer.setParams(params);
@@ -90,9 +107,9 @@ export class RunModel {
   }
 
   /**
-   * Loss and accuracy of `params` on the whole test split, computed in the run's evaluation
-   * thread (bitwise the same numbers as {@link evaluate}). `params` is copied before this
-   * returns; results come back in call order.
+   * Loss, accuracy and confusion matrix of `params` on the whole test split, computed in the run's
+   * evaluation thread (bitwise the same numbers as {@link evaluate}). `params` is copied before
+   * this returns; results come back in call order.
    */
   evaluateOffThread(params: Float32Array): Promise<EvaluationResult> {
     return this.thread.evaluate(params);

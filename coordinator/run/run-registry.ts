@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import createDebug from 'debug';
 import { CrowdtrainError } from '../../core/protocol/errors.ts';
-import { validateRunConfig, type RunConfig } from '../../core/config/run-config.ts';
+import { storedRunConfig, validateRunConfig, type RunConfig } from '../../core/config/run-config.ts';
 import { modeOf } from '../../core/run/modes.ts';
 import type { ModeRegistry } from '../../core/run/training-mode.ts';
 import type { LeaseQueries } from '../../prisma/queries/lease-queries.ts';
@@ -210,7 +210,7 @@ export class RunRegistry {
     // The data set loads and the model builds first: a config that cannot train (a bad csv file,
     // say) is refused with nothing recorded.
     const model = await RunModel.open(config);
-    let runId: string;
+    let runId: string | undefined;
     let lease: RunLease;
     try {
       checkResultMemory(config, model.paramCount, this.opts.resultMemoryBytes);
@@ -219,7 +219,8 @@ export class RunRegistry {
         experimentId: exp.id,
         name: config.name,
         mode: config.mode,
-        config,
+        // Durations as "<n>ms": a resume validates the stored config again and gets the same values.
+        config: storedRunConfig(config),
         seed: config.seed,
         totalUpdates: config.total_updates,
       });
@@ -227,9 +228,16 @@ export class RunRegistry {
       const info = model.datasetInfo;
       // The data set version the run trains on (MLflow's log_input): content hash, files, rows, fitted transform.
       await store.logParams(runId, { ...config, ...(info ? { dataset_info: { sha256: info.sha256, files: info.files, rows: info.rows, transform: info.transform } } : {}) });
+      // The data set version (Dataset / DatasetVersion rows, created when new) and the run's link to it.
+      await store.logRunInputs(runId, [model.datasetInput]);
       lease = await this.takeLease(runId);
     } catch (err) {
       model.dispose();
+      // A run row created before the failure is marked failed with the reason, not left queued.
+      if (runId !== undefined) {
+        const reason = err instanceof Error ? err.message : String(err);
+        await store.setRunStatus(runId, 'failed', { error: reason }).catch((e: unknown) => debug('could not mark run %s failed: %O', runId, e));
+      }
       throw err;
     }
     return this.openSession({ runId, config, lease, model });

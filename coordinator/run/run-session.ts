@@ -16,6 +16,8 @@ import { RunModel } from './run-model.ts';
 import { AgreementMonitor } from './agreement-monitor.ts';
 import { notify } from './notify.ts';
 import { MAX_ARENA_BYTES, arenaSlotBytes } from '../../core/aggregate/reduce-arena.ts';
+import { classificationReport, reportMetrics } from '../../core/metrics/classification-report.ts';
+import { EVALUATION_REPORT_EVENT, type EvaluationReportDetail } from '../../core/api/evaluation-report.ts';
 
 const debug = createDebug('crowdtrain:run');
 
@@ -485,16 +487,25 @@ export class RunSession {
     await this.performAll(effects.filter((e) => !startsRound(e)), 'updateApplied');
   }
 
-  /** Evaluates the master params of `step` in the run's evaluation thread (copied at once), then records the result. */
+  /**
+   * Evaluates the master params of `step` in the run's evaluation thread (copied at once), then
+   * records the result: eval_loss, eval_accuracy, the report's macro (and, up to 32 classes,
+   * per-class) precision/recall/F1, and the whole report with its confusion matrix as one
+   * `evaluation_report` Event.
+   */
   private async evaluate(step: number): Promise<void> {
-    const { loss, accuracy } = await this.model.evaluateOffThread(this.params);
+    const { loss, accuracy, confusion } = await this.model.evaluateOffThread(this.params);
     const time = new Date();
+    const report = classificationReport(confusion, this.model.classNames);
     this.recorder.metrics([
       { key: 'eval_loss', step, value: loss, time },
       { key: 'eval_accuracy', step, value: accuracy, time },
+      ...Object.entries(reportMetrics(report)).map(([key, value]) => ({ key, step, value, time })),
     ]);
     Object.assign(this.recorder.progress, { evalLoss: loss, evalAccuracy: accuracy });
     if (this.checkpointer.observeMetric(accuracy)) this.recorder.progress.bestAccuracy = accuracy;
+    const detail: EvaluationReportDetail = { step, ...report };
+    await this.recorder.event(EVALUATION_REPORT_EVENT, detail);
   }
 
   private async finish(outcome: Omit<RunOutcome, 'evalAccuracy' | 'evalLoss'>): Promise<void> {

@@ -5,6 +5,7 @@
  */
 export * from './api-error.ts';
 export * from './checkpoints.ts';
+export * from './datasets.ts';
 export * from './fleet.ts';
 export * from './registry.ts';
 export * from './runs.ts';

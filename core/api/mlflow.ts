@@ -175,11 +175,32 @@ export const MlflowRunInfoSchema = z.object({
   lifecycle_stage: z.enum(['active', 'deleted']),
 });
 
-/** `Run`: info, data (latest metrics, params, tags) and inputs (none here). */
+/** MLflow's `Dataset`: name and digest identify a version; source, schema and profile are free text (JSON by convention). */
+export const MlflowDatasetSchema = z.object({
+  name: z.string({ message: 'dataset name must be a string' }).min(1, 'dataset name must not be empty'),
+  digest: z.string({ message: 'dataset digest must be a string' }).min(1, 'dataset digest must not be empty'),
+  source_type: z.string({ message: 'dataset source_type must be a string' }).min(1, 'dataset source_type must not be empty'),
+  source: z.string({ message: 'dataset source must be a string' }),
+  schema: z.string({ message: 'dataset schema must be a string' }).optional(),
+  profile: z.string({ message: 'dataset profile must be a string' }).optional(),
+});
+/** MLflow's `DatasetInput`: a dataset with input tags (`mlflow.data.context`: `training`, `evaluation`, ...). */
+export const MlflowDatasetInputSchema = z.object({ tags: z.array(MlflowTagSchema).default([]), dataset: MlflowDatasetSchema });
+/** The input tag that says what a run used a dataset for. */
+export const DATASET_CONTEXT_TAG = 'mlflow.data.context';
+
+/** Body of `runs/log-inputs`. */
+export const LogInputsRequestSchema = z.object({ ...runRef, datasets: z.array(MlflowDatasetInputSchema).default([]) });
+
+/** `Run`: info, data (latest metrics, params, tags) and inputs (the datasets it used; absent when none). */
 export const MlflowRunSchema = z.object({
   info: MlflowRunInfoSchema,
   data: z.object({ metrics: z.array(MlflowMetricViewSchema), params: z.array(MlflowKeyValueSchema), tags: z.array(MlflowKeyValueSchema) }),
-  inputs: z.object({}),
+  inputs: z.object({
+    dataset_inputs: z
+      .array(z.object({ tags: z.array(MlflowKeyValueSchema), dataset: MlflowDatasetSchema.extend({ schema: z.string().optional(), profile: z.string().optional() }) }))
+      .optional(),
+  }),
 });
 /** A run in a response. */
 export type MlflowRun = z.infer<typeof MlflowRunSchema>;

@@ -75,6 +75,20 @@ export function validateRunConfig(raw: unknown, registry: ModeRegistry = TRAININ
   return result.data;
 }
 
+/**
+ * A validated config as it is stored (the run row's `config`): the same values, with the duration
+ * fields (milliseconds after validation) written as `"<n>ms"`, so validating the stored JSON again
+ * gives back exactly `config` (a plain number would be read as seconds).
+ * @example validateRunConfig(JSON.parse(JSON.stringify(storedRunConfig(c)))) // deep-equals c
+ */
+export function storedRunConfig(config: RunConfig): Record<string, unknown> {
+  return {
+    ...config,
+    step_timeout: `${config.step_timeout}ms`,
+    time_limit: config.time_limit === null ? null : `${config.time_limit}ms`,
+  };
+}
+
 /** Parses YAML or JSON text (JSON is YAML) into a validated config. */
 export function parseRunConfig(text: string, source = 'config', registry: ModeRegistry = TRAINING_MODES): RunConfig {
   let raw: unknown;

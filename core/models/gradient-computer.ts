@@ -16,10 +16,16 @@ export interface GradientResult {
   accuracy: number;
 }
 
-/** Loss and accuracy of a model on a data set. */
+/** Loss, accuracy and confusion matrix of a model on a data set. */
 export interface EvaluationResult {
   loss: number;
   accuracy: number;
+  /**
+   * Sample counts, numClasses × numClasses: `confusion[t][p]` is how many samples of true class
+   * `t` (arg-max label) the model predicts as class `p` (arg-max logit). Its trace / total is
+   * `accuracy`.
+   */
+  confusion: number[][];
 }
 
 function batchSizeOf(xs: tf.Tensor, ys: tf.Tensor): number {
@@ -141,15 +147,23 @@ export class GradientComputer {
     return { grads, loss, accuracy: correct / n };
   }
 
-  /** Mean loss and accuracy over all samples, evaluated in batches of `batchSize` (default 256). */
+  /**
+   * Mean loss, accuracy and the confusion matrix over all samples, evaluated in batches of
+   * `batchSize` (default 256). Each batch's counts are computed on the backend (a bincount of
+   * `true * K + predicted`) and read back with its loss and hits in one transfer: logits never
+   * leave the backend.
+   */
   evaluate(xs: tf.Tensor, ys: tf.Tensor, batchSize = 256): EvaluationResult {
     this.assertAlive();
     const n = batchSizeOf(xs, ys);
     if (!Number.isInteger(batchSize) || batchSize <= 0) {
       throw new CrowdtrainError('INVALID_CONFIG', `evaluation batch size ${batchSize} must be a positive integer`);
     }
+    const k = ys.shape[ys.rank - 1] ?? 0;
+    if (ys.rank !== 2 || k < 1) throw new CrowdtrainError('SHAPE_MISMATCH', `labels must be one-hot [n, numClasses], got shape [${ys.shape.join(', ')}]`);
     let lossSum = 0;
     let correct = 0;
+    const counts = new Array<number>(k * k).fill(0);
     for (let start = 0; start < n; start += batchSize) {
       const size = Math.min(batchSize, n - start);
       const stats = tf.tidy(() => {
@@ -157,15 +171,20 @@ export class GradientComputer {
         const y = tf.slice(ys, start, size);
         const logits = this.model.apply(x, { training: false }) as tf.Tensor;
         const loss = tf.mul(softmaxCrossEntropyLoss(y, logits), size);
-        const hits = tf.sum(tf.cast(tf.equal(tf.argMax(logits, -1), tf.argMax(y, -1)), 'float32'));
-        return tf.stack([loss, hits]);
+        const predicted = tf.argMax(logits, -1);
+        const actual = tf.argMax(y, -1);
+        const hits = tf.sum(tf.cast(tf.equal(predicted, actual), 'float32'));
+        const cells = tf.bincount(tf.add<tf.Tensor1D>(tf.mul(actual, tf.scalar(k, 'int32')), predicted), tf.tensor1d([], 'float32'), k * k);
+        return tf.concat([tf.stack([loss, hits]), cells]);
       });
-      const [l, c] = stats.dataSync();
+      const values = stats.dataSync();
       stats.dispose();
-      lossSum += l ?? Number.NaN;
-      correct += c ?? 0;
+      lossSum += values[0] ?? Number.NaN;
+      correct += values[1] ?? 0;
+      for (let i = 0; i < k * k; i++) counts[i]! += values[i + 2] ?? 0;
     }
-    return { loss: lossSum / n, accuracy: correct / n };
+    const confusion = Array.from({ length: k }, (_, t) => counts.slice(t * k, (t + 1) * k));
+    return { loss: lossSum / n, accuracy: correct / n, confusion };
   }
 
   /** Releases the model's tensors; the computer is unusable afterwards. */

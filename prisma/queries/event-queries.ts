@@ -20,6 +20,17 @@ export interface RecordEventInput {
   detail?: unknown;
 }
 
+/** Options of {@link EventQueries.listEvents}. */
+export interface ListEventsOptions {
+  /** Only events of this kind. */
+  kind?: string;
+  /** Time order: oldest first (default) or newest first. */
+  order?: 'asc' | 'desc';
+  /** Events to pass over first (paging). */
+  skip?: number;
+  take?: number;
+}
+
 /** The event queries of {@link TrackingStore}. */
 export class EventQueries {
   constructor(private readonly prisma: TrackingPrismaClient) {}
@@ -42,11 +53,13 @@ export class EventQueries {
     }
   }
 
-  /** The run's events in time order, details parsed. */
-  async listEvents(runId: string, opts: { take?: number } = {}): Promise<EventRecord[]> {
+  /** The run's events in time order (oldest first unless `order: 'desc'`), optionally of one kind and paged, details parsed. */
+  async listEvents(runId: string, opts: ListEventsOptions = {}): Promise<EventRecord[]> {
+    const order = opts.order ?? 'asc';
     const rows = await this.prisma.event.findMany({
-      where: { runId },
-      orderBy: [{ time: 'asc' }, { id: 'asc' }],
+      where: { runId, ...(opts.kind === undefined ? {} : { kind: opts.kind }) },
+      orderBy: [{ time: order }, { id: order }],
+      ...(opts.skip === undefined ? {} : { skip: opts.skip }),
       ...(opts.take === undefined ? {} : { take: opts.take }),
     });
     return rows.map((r) => ({ ...r, detail: r.detail === null ? null : (JSON.parse(r.detail) as unknown) }));

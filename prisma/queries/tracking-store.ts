@@ -17,13 +17,15 @@
  * | `experiment-queries.ts` | experiments with tags: strict create, lookup by id or name, list |
  * | `tracked-run-queries.ts` | external runs: create with tags/params/parent, update, soft delete and restore |
  * | `run-filter-queries.ts` | MLflow-filter search (latest metric values), sorting, paging; latest metrics |
+ * | `dataset-queries.ts` | data sets, their content versions, and the inputs runs used (MLflow's log_input) |
  * | `query-guards.ts` | the input checks, JSON text and Prisma error mapping they share |
  */
 import { ResumeQueries } from './resume-queries.ts';
+import { DatasetQueries, type DatasetDetailRecord, type DatasetInputInput, type DatasetSummaryRecord, type RunInputRecord } from './dataset-queries.ts';
 import { EXTERNAL_RUN_MODE, MODE_NAMES } from '../../core/run/modes.ts';
 import type { Database } from '../db.ts';
 import { CheckpointQueries, type AddCheckpointInput, type CheckpointRecord } from './checkpoint-queries.ts';
-import { EventQueries, type EventRecord, type RecordEventInput } from './event-queries.ts';
+import { EventQueries, type EventRecord, type ListEventsOptions, type RecordEventInput } from './event-queries.ts';
 import { MetricQueries, type MetricPointInput, type MetricPointRecord, type MetricSummaryRecord } from './metric-queries.ts';
 import { ParamQueries } from './param-queries.ts';
 import { RunQueries, type CreateRunInput, type ListRunsInput, type RunRecord, type RunStatus, type RunWithExperiment, type SearchRunsInput } from './run-queries.ts';
@@ -42,7 +44,7 @@ export type { MetricPointInput, MetricPointRecord, MetricSummaryRecord } from '.
 export { WorkerKindSchema } from '../../core/protocol/messages.ts';
 export type { ContributionDelta, ContributionRecord, FleetEntryRecord, UpsertWorkerInput, WorkerKind, WorkerRecord, WorkerRetirement } from './worker-queries.ts';
 export type { AddCheckpointInput, CheckpointRecord } from './checkpoint-queries.ts';
-export type { EventRecord, RecordEventInput } from './event-queries.ts';
+export type { EventRecord, ListEventsOptions, RecordEventInput } from './event-queries.ts';
 export { TokenScopeSchema } from './token-queries.ts';
 export { MAX_TAG_KEY_LENGTH, MAX_TAG_VALUE_LENGTH, PARENT_RUN_TAG, RUN_NAME_TAG } from './tag-queries.ts';
 export type { TagRecord } from './tag-queries.ts';
@@ -51,6 +53,7 @@ export type { CreateExternalRunInput, UpdateTrackedRunInput } from './tracked-ru
 export { MLFLOW_STATUS_OF, runStartTime } from './run-filter-queries.ts';
 export type { FilterRunsInput, LatestMetricRecord, RunViewType } from './run-filter-queries.ts';
 export type { TokenScope, VerifiedToken } from './token-queries.ts';
+export type { DatasetDetailRecord, DatasetInputInput, DatasetSummaryRecord, DatasetVersionRecord, RunInputRecord } from './dataset-queries.ts';
 
 /** The public methods of a query part (its constructor arguments and private members left out). */
 type PartApi<T> = Pick<T, keyof T>;
@@ -78,7 +81,8 @@ export class TrackingStore
     PartApi<TagQueries>,
     PartApi<ExperimentQueries>,
     PartApi<TrackedRunQueries>,
-    PartApi<RunFilterQueries>
+    PartApi<RunFilterQueries>,
+    PartApi<DatasetQueries>
 {
   private readonly runs: RunQueries;
   private readonly params: ParamQueries;
@@ -92,6 +96,7 @@ export class TrackingStore
   private readonly trackedRuns: TrackedRunQueries;
   private readonly runFilter: RunFilterQueries;
   private readonly resumes: ResumeQueries;
+  private readonly datasets: DatasetQueries;
 
   /** `modes`: the mode names new runs may have (the built-in registry's by default; `external` always). */
   constructor(db: Database, opts: { modes?: readonly string[] } = {}) {
@@ -108,6 +113,7 @@ export class TrackingStore
     this.trackedRuns = new TrackedRunQueries(prisma);
     this.runFilter = new RunFilterQueries(prisma);
     this.resumes = new ResumeQueries(prisma);
+    this.datasets = new DatasetQueries(prisma);
   }
 
   // Experiments and runs (run-queries.ts).
@@ -221,7 +227,7 @@ export class TrackingStore
   recordEvent(input: RecordEventInput): Promise<{ id: number }> {
     return this.events.recordEvent(input);
   }
-  listEvents(runId: string, opts?: { take?: number }): Promise<EventRecord[]> {
+  listEvents(runId: string, opts?: ListEventsOptions): Promise<EventRecord[]> {
     return this.events.listEvents(runId, opts);
   }
 
@@ -296,5 +302,19 @@ export class TrackingStore
   }
   paramsByRun(runIds: readonly string[]): Promise<Map<string, { key: string; value: string }[]>> {
     return this.runFilter.paramsByRun(runIds);
+  }
+
+  // Data sets, versions and run inputs (dataset-queries.ts).
+  logRunInputs(runId: string, inputs: readonly DatasetInputInput[]): Promise<RunInputRecord[]> {
+    return this.datasets.logRunInputs(runId, inputs);
+  }
+  runInputs(runIds: readonly string[]): Promise<Map<string, RunInputRecord[]>> {
+    return this.datasets.runInputs(runIds);
+  }
+  listDatasets(): Promise<DatasetSummaryRecord[]> {
+    return this.datasets.listDatasets();
+  }
+  getDataset(id: string): Promise<DatasetDetailRecord | null> {
+    return this.datasets.getDataset(id);
   }
 }

@@ -54,6 +54,8 @@ describe('checkpoint and resume', () => {
       expect(ckpt!.step).toBeLessThan(20);
       await c.joinWorkers(2);
       const resumed = await c.coordinator.resumeRun(runB.runId);
+      // The stored config validates back to the same values (durations stay milliseconds).
+      expect(resumed.config).toEqual(cfg);
       const outcome = await resumed.done;
       expect(outcome.status).toBe('finished');
       return c;

@@ -10,8 +10,11 @@ import { describeZodError } from '../../../core/protocol/messages.ts';
 import type { CoordinatorApi } from '../coordinator-api.ts';
 import { DATASET_TRAIN_PATH, TFJS_WASM_PATH, canonicalSpecJson } from '../../../core/data/dataset-route.ts';
 import { HttpError } from '../http-io.ts';
-import { rawRoute, type Route } from '../route.ts';
+import { jsonRoute, rawRoute, type Route } from '../route.ts';
 import { etagOf, trainSplitCache } from '../train-split-cache.ts';
+import { DatasetDetailSchema, DatasetListSchema, RunInputsSchema } from '../../../core/api/datasets.ts';
+import { datasetDetailView, datasetSummaryView, runInputView } from './dataset-views.ts';
+import { requireRun } from './run-lookup.ts';
 
 const debug = createDebug('crowdtrain:http:dataset');
 
@@ -19,6 +22,9 @@ const debug = createDebug('crowdtrain:http:dataset');
 export const TFJS_WASM_FILES: ReadonlySet<string> = new Set(['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm']);
 /** Longest `?spec=` the dataset route reads. */
 export const MAX_SPEC_CHARS = 4096;
+
+/** A data set id in a path: a cuid (never `train`, the train-split download). */
+const DATASET_ID = /^[a-z0-9]{8,64}$/;
 
 /** A response body, sent as its chunks in order (views into cached encodings, not copies). */
 interface Body {
@@ -122,6 +128,36 @@ export function datasetRoutes(c: CoordinatorApi): Route[] {
   };
 
   return [
+    jsonRoute({
+      method: 'GET',
+      pattern: /^\/api\/v1\/datasets$/,
+      response: DatasetListSchema,
+      async handle() {
+        return { status: 200, body: { datasets: (await c.store.listDatasets()).map(datasetSummaryView) } };
+      },
+    }),
+    jsonRoute({
+      method: 'GET',
+      pattern: /^\/api\/v1\/datasets\/(?!train$)([^/]+)$/,
+      response: DatasetDetailSchema,
+      async handle({ params }) {
+        const id = params[0] ?? '';
+        if (!DATASET_ID.test(id)) throw new HttpError(400, 'INVALID_MESSAGE', `"${id.slice(0, 80)}" is not a dataset id (GET /api/v1/datasets lists them)`);
+        const dataset = await c.store.getDataset(id);
+        if (!dataset) throw new HttpError(404, 'RUN_NOT_FOUND', `no dataset with id ${id}`);
+        return { status: 200, body: datasetDetailView(dataset) };
+      },
+    }),
+    jsonRoute({
+      method: 'GET',
+      pattern: /^\/api\/v1\/runs\/([^/]+)\/inputs$/,
+      response: RunInputsSchema,
+      async handle({ params }) {
+        const run = await requireRun(c.store, params[0]);
+        const inputs = (await c.store.runInputs([run.id])).get(run.id) ?? [];
+        return { status: 200, body: { runId: run.id, inputs: inputs.map(runInputView) } };
+      },
+    }),
     rawRoute({
       method: 'GET',
       pattern: new RegExp(`^${DATASET_TRAIN_PATH}$`),

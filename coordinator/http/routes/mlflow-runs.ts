@@ -1,6 +1,6 @@
 /**
  * The run and metric routes of the MLflow-compatible API (routes/mlflow.ts): create, get, update,
- * delete, restore, log-metric, log-parameter, set-tag, delete-tag, log-batch and search of runs,
+ * delete, restore, log-metric, log-parameter, set-tag, delete-tag, log-batch, log-inputs and search of runs,
  * and metric history. A run this coordinator trains keeps its status (it follows training).
  */
 import {
@@ -9,6 +9,8 @@ import {
   EmptyResponseSchema,
   GetMetricHistoryRequestSchema,
   LogBatchRequestSchema,
+  LogInputsRequestSchema,
+  DATASET_CONTEXT_TAG,
   LogMetricRequestSchema,
   LogParamRequestSchema,
   MetricHistoryResponseSchema,
@@ -33,6 +35,7 @@ import type { Route } from '../route.ts';
 import { DEFAULT_EXPERIMENT_ID, experimentLookups } from './mlflow-experiments.ts';
 import { MAX_TAGS_PER_REQUEST, MlflowError, USER_TAG, mlflowRoute, ms, parseRequest, requireCount, runInfoView, runView, tagValue } from './mlflow-wire.ts';
 import { MAX_METRIC_STEP, MAX_PARAMS_PER_BATCH, MAX_POINTS_PER_BATCH } from './runs.ts';
+import { MAX_INPUTS_PER_CALL, requireDatasetInput } from '../../../prisma/queries/dataset-queries.ts';
 import { METRIC_KEY, isExternal } from './run-lookup.ts';
 
 const FROM_MLFLOW_STATUS: Record<MlflowRunStatus, RunStatus> = { RUNNING: 'running', SCHEDULED: 'queued', FINISHED: 'finished', FAILED: 'failed', KILLED: 'stopped' };
@@ -69,8 +72,8 @@ export function mlflowRunRoutes(c: CoordinatorApi, store: TrackingStore): Route[
   const fullRun = async (runId: string): Promise<MlflowRun> => {
     const run = await store.getRun(runId);
     if (!run) throw new MlflowError('RESOURCE_DOES_NOT_EXIST', `Run with id=${runId} not found`);
-    const [tags, params, metrics] = await Promise.all([store.getRunTags(runId), store.paramsByRun([runId]), store.latestMetricsByRun([runId])]);
-    return runView(run, tags, params.get(runId) ?? [], metrics.get(runId) ?? []);
+    const [tags, params, metrics, inputs] = await Promise.all([store.getRunTags(runId), store.paramsByRun([runId]), store.latestMetricsByRun([runId]), store.runInputs([runId])]);
+    return runView(run, tags, params.get(runId) ?? [], metrics.get(runId) ?? [], inputs.get(runId) ?? []);
   };
 
   /** Refuses a param that was logged before with another value (MLflow params are immutable). */
@@ -259,6 +262,40 @@ export function mlflowRunRoutes(c: CoordinatorApi, store: TrackingStore): Route[
     }),
     mlflowRoute(c, {
       method: 'POST',
+      path: 'runs/log-inputs',
+      write: true,
+      response: EmptyResponseSchema,
+      async handle({ req }) {
+        const body = parseRequest(LogInputsRequestSchema, await readJson(req), 'runs/log-inputs');
+        requireCount('datasets', body.datasets.length, MAX_INPUTS_PER_CALL);
+        const run = await requireActiveRun(body);
+        const inputs = body.datasets.map((d, i) => {
+          requireCount(`tags of datasets.${i}`, d.tags.length, MAX_TAGS_PER_REQUEST);
+          const context = tagValue(d.tags, DATASET_CONTEXT_TAG);
+          return {
+            name: d.dataset.name,
+            digest: d.dataset.digest,
+            sourceType: d.dataset.source_type,
+            source: d.dataset.source,
+            schema: d.dataset.schema ?? null,
+            profile: d.dataset.profile ?? null,
+            ...(context === undefined ? {} : { context }),
+          };
+        });
+        // Every input is checked (names, lengths) before one transaction writes them all.
+        inputs.forEach((input, i) => {
+          try {
+            requireDatasetInput(input, i);
+          } catch (err) {
+            throw new MlflowError('INVALID_PARAMETER_VALUE', `runs/log-inputs datasets.${i}: ${err instanceof Error ? err.message : String(err)}`);
+          }
+        });
+        await store.logRunInputs(run.id, inputs);
+        return {};
+      },
+    }),
+    mlflowRoute(c, {
+      method: 'POST',
       path: 'runs/search',
       write: false,
       response: SearchRunsResponseSchema,
@@ -271,9 +308,9 @@ export function mlflowRunRoutes(c: CoordinatorApi, store: TrackingStore): Route[
         const experimentIds = await Promise.all(body.experiment_ids.map(resolveExperimentId));
         const { runs, hasMore } = await store.filterRuns({ experimentIds, clauses, view: VIEW_TYPE[body.run_view_type], orderBy, skip: offset, take: body.max_results });
         const ids = runs.map((r) => r.id);
-        const [tags, params, metrics] = await Promise.all([store.getRunTagsByRun(ids), store.paramsByRun(ids), store.latestMetricsByRun(ids)]);
+        const [tags, params, metrics, inputs] = await Promise.all([store.getRunTagsByRun(ids), store.paramsByRun(ids), store.latestMetricsByRun(ids), store.runInputs(ids)]);
         return {
-          runs: runs.map((r) => runView(r, tags.get(r.id) ?? [], params.get(r.id) ?? [], metrics.get(r.id) ?? [])),
+          runs: runs.map((r) => runView(r, tags.get(r.id) ?? [], params.get(r.id) ?? [], metrics.get(r.id) ?? [], inputs.get(r.id) ?? [])),
           ...(hasMore ? { next_page_token: encodePageToken(offset + body.max_results) } : {}),
         };
       },

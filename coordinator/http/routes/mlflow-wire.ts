@@ -5,11 +5,11 @@
  */
 import createDebug from 'debug';
 import type { z } from 'zod';
-import { MLFLOW_ERROR_STATUS, type MlflowErrorBody, type MlflowErrorCode, type MlflowExperiment, type MlflowRun } from '../../../core/api/mlflow.ts';
+import { DATASET_CONTEXT_TAG, MLFLOW_ERROR_STATUS, type MlflowErrorBody, type MlflowErrorCode, type MlflowExperiment, type MlflowRun } from '../../../core/api/mlflow.ts';
 import { MlflowFilterError } from '../../../core/api/mlflow-filter.ts';
 import { CrowdtrainError } from '../../../core/protocol/errors.ts';
 import { describeZodError } from '../../../core/protocol/messages.ts';
-import { MLFLOW_STATUS_OF, runStartTime, type ExperimentRecord, type LatestMetricRecord, type RunWithExperiment, type TagRecord } from '../../../prisma/queries/tracking-store.ts';
+import { MLFLOW_STATUS_OF, runStartTime, type ExperimentRecord, type LatestMetricRecord, type RunInputRecord, type RunWithExperiment, type TagRecord } from '../../../prisma/queries/tracking-store.ts';
 import { checkAdminRequest } from '../admin-auth.ts';
 import type { CoordinatorApi } from '../coordinator-api.ts';
 import { HttpError, queryObject, sendJson } from '../http-io.ts';
@@ -152,8 +152,17 @@ export function runInfoView(run: RunWithExperiment, tags: readonly TagRecord[]):
   };
 }
 
-/** A run in MLflow's shape: info, latest metrics, params and tags. */
-export function runView(run: RunWithExperiment, tags: readonly TagRecord[], params: readonly TagRecord[], metrics: readonly LatestMetricRecord[]): MlflowRun {
+/** A run input in MLflow's shape: the dataset, and its context as the `mlflow.data.context` tag. */
+function datasetInputView(i: RunInputRecord): NonNullable<MlflowRun['inputs']['dataset_inputs']>[number] {
+  const d = i.dataset;
+  return {
+    tags: [{ key: DATASET_CONTEXT_TAG, value: i.context }],
+    dataset: { name: d.name, digest: d.digest, source_type: d.sourceType, source: d.source, ...(d.schema === null ? {} : { schema: d.schema }), ...(d.profile === null ? {} : { profile: d.profile }) },
+  };
+}
+
+/** A run in MLflow's shape: info, latest metrics, params, tags and the datasets it used. */
+export function runView(run: RunWithExperiment, tags: readonly TagRecord[], params: readonly TagRecord[], metrics: readonly LatestMetricRecord[], inputs: readonly RunInputRecord[] = []): MlflowRun {
   return {
     info: runInfoView(run, tags),
     data: {
@@ -161,7 +170,7 @@ export function runView(run: RunWithExperiment, tags: readonly TagRecord[], para
       params: params.map((p) => ({ key: p.key, value: p.value })),
       tags: tags.map((t) => ({ key: t.key, value: t.value })),
     },
-    inputs: {},
+    inputs: inputs.length === 0 ? {} : { dataset_inputs: inputs.map(datasetInputView) },
   };
 }
 

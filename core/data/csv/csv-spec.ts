@@ -33,24 +33,54 @@ export const CsvColumnSplitSchema = z.strictObject({
   test_values: z.array(z.string()).min(1).default(['test']),
 });
 
+/** How the files are written: CSV text, one JSON array of flat objects, or JSON Lines (one object per line). */
+export const CsvFileFormatSchema = z.enum(['csv', 'json', 'jsonl']);
+/** A file format of `format:`. */
+export type CsvFileFormat = z.infer<typeof CsvFileFormatSchema>;
+
+/**
+ * The format a path's file extension names (case-insensitive): `.json` is json, `.jsonl` and
+ * `.ndjson` are jsonl, anything else csv. A glob's extension counts (`data/part-*.jsonl`).
+ * @example formatFromPath('node_modules/vega-datasets/data/penguins.json') // 'json'
+ */
+export function formatFromPath(path: string): CsvFileFormat {
+  const ext = /\.([^./\\]*)$/.exec(path)?.[1]?.toLowerCase();
+  if (ext === 'json') return 'json';
+  if (ext === 'jsonl' || ext === 'ndjson') return 'jsonl';
+  return 'csv';
+}
+
+/**
+ * The format a spec's files are read in: its `format`, else the one its path's extension names
+ * ({@link formatFromPath}).
+ * @example csvFileFormat(CsvSpecSchema.parse({ name: 'csv', path: 'a.jsonl', label: 'y' })) // 'jsonl'
+ */
+export function csvFileFormat(spec: Pick<CsvSpec, 'format' | 'path'>): CsvFileFormat {
+  return spec.format ?? formatFromPath(spec.path);
+}
+
 /** One `columns:` name: the header's spelling, at most 256 characters. */
 const ColumnName = z.string().min(1).max(256);
 
 /**
  * A tabular classification data set read from one CSV file or a glob of them (`data/train_data_*.csv`:
- * `*` and `?` in the file name part) with a header row. Feature kinds are inferred (numeric when every
- * present value is a number, otherwise categorical) unless `columns` says otherwise; the label column
- * becomes class indices. `sha256` pins the files' content hash (see CsvDatasetInfo.sha256).
+ * `*` and `?` in the file name part) with a header row, or from JSON tables (`format`: a `.json`
+ * array of flat objects, `.jsonl` one object per line; inferred from the path's extension).
+ * Feature kinds are inferred (numeric when every present value is a number, otherwise
+ * categorical) unless `columns` says otherwise; the label column becomes class indices. `sha256` pins the files' content hash (see CsvDatasetInfo.sha256).
  * @example CsvSpecSchema.parse({ name: 'csv', path: 'data/penguins.csv', label: 'species' })
  */
 export const CsvSpecSchema = z
   .strictObject({
     name: z.literal('csv'),
     path: z.string().min(1).max(4096),
+    /** The files' format; absent: inferred from the extension of `path` (csvFileFormat). */
+    format: CsvFileFormatSchema.optional(),
     label: ColumnName,
     columns: z.record(ColumnName, CsvColumnKindSchema).optional(),
     preprocess: CsvPreprocessSchema.default({ numeric: 'standardize', missing: 'mean' }),
     split: z.union([CsvColumnSplitSchema, CsvRandomSplitSchema]).default({ test: 0.2, seed: 1 }),
+    /** The CSV field delimiter (ignored by json and jsonl). */
     delimiter: z.enum([',', ';', '\t', '|']).default(','),
     missing_values: z.array(z.string().max(64)).max(64).default([...DEFAULT_MISSING_VALUES]),
     max_record_chars: z.int().min(16).max(1 << 28).default(DEFAULT_MAX_RECORD_CHARS),

@@ -1,6 +1,8 @@
 import createDebug from 'debug';
 import type { DatasetFileSource } from './dataset-file-source.ts';
 import { readCsvRecords } from './csv-records.ts';
+import { readJsonRecords } from './json-records.ts';
+import type { CsvFileFormat } from './csv-spec.ts';
 import { csvInputError } from './csv-input-error.ts';
 import { GrowableArray } from './growable-array.ts';
 
@@ -75,6 +77,8 @@ export interface CsvTable {
 
 /** How to read the files. */
 export interface CsvTableOptions {
+  /** How the files are written (default csv); `delimiter` applies to csv only. */
+  format?: CsvFileFormat;
   delimiter: string;
   maxRecordChars: number;
   /** Cell values (after trimming) that mean "missing". */
@@ -111,9 +115,10 @@ class ColumnBuilder {
     private readonly missing: ReadonlySet<string>,
   ) {}
 
-  add(raw: string, file: string, line: number): void {
-    const v = raw.trim();
-    if (this.missing.has(v)) {
+  /** Adds one cell: its raw text, or null when the input itself marks it missing (a JSON null or absent key). */
+  add(raw: string | null, file: string, line: number): void {
+    const v = raw === null ? '' : raw.trim();
+    if (raw === null || this.missing.has(v)) {
       this.missingCount++;
       this.numbers.push(NaN);
       this.codes.push(CELL_MISSING);
@@ -174,8 +179,9 @@ function checkOwnHeader(header: string[], file: string): void {
 
 /**
  * Reads every file a csv data set names, in order, into one column-wise table, streaming each
- * file record by record and hashing its bytes as they pass. Every file must start with the same
- * header row and have at least one data row; every row must have the header's number of fields.
+ * file record by record (CSV, or JSON through readJsonRecords: `format`) and hashing its bytes as
+ * they pass. Every file must start with the same header row and have at least one data row; every
+ * row must have the header's number of fields.
  * Throws CrowdtrainError('INVALID_CONFIG') naming the file, line and column of the first problem.
  * @example const table = await readCsvTable(['a.csv'], source, { delimiter: ',', maxRecordChars: 1 << 20, missingValues: [''], columnMode: () => 'auto' });
  */
@@ -202,10 +208,15 @@ export async function readCsvTable(paths: readonly string[], source: DatasetFile
     }
     let fileRows = 0;
     let sawHeader = false;
-    for await (const rec of readCsvRecords(hashed(), { file, delimiter: opts.delimiter, maxRecordChars: opts.maxRecordChars })) {
+    const format = opts.format ?? 'csv';
+    const records =
+      format === 'csv'
+        ? readCsvRecords(hashed(), { file, delimiter: opts.delimiter, maxRecordChars: opts.maxRecordChars })
+        : readJsonRecords(hashed(), { file, format, maxRecordChars: opts.maxRecordChars });
+    for await (const rec of records) {
       if (!sawHeader) {
         sawHeader = true;
-        const own = rec.fields.map((f) => f.trim());
+        const own = rec.fields.map((f) => (f ?? '').trim());
         checkOwnHeader(own, file);
         if (header === null) {
           header = own;

@@ -1,7 +1,7 @@
 import createDebug from 'debug';
 import type { Dataset } from '../dataset.ts';
 import { assertDataset } from '../dataset.ts';
-import type { CsvSpec } from './csv-spec.ts';
+import { csvFileFormat, type CsvSpec } from './csv-spec.ts';
 import { resolveDatasetFileSource, type DatasetFileSource } from './dataset-file-source.ts';
 import { CELL_MISSING, readCsvTable, rowOrigin, type CsvFileInfo, type CsvTable } from './csv-table.ts';
 import { checkCsvHeader, columnReadMode, csvLabels, inferCsvSchema, type CsvSchema } from './csv-schema.ts';
@@ -74,6 +74,7 @@ export async function loadCsvDataset(spec: CsvSpec, files?: DatasetFileSource): 
   const source = resolveDatasetFileSource(files);
   const paths = await source.list(spec.path);
   const table = await readCsvTable(paths, source, {
+    format: csvFileFormat(spec),
     delimiter: spec.delimiter,
     maxRecordChars: spec.max_record_chars,
     missingValues: spec.missing_values,

@@ -52,7 +52,7 @@ export async function startApiTestCoordinator(): Promise<ApiTestCoordinator> {
     async joinWorkers(n) {
       const before = coordinator.workers().length;
       const made = Array.from({ length: n }, (_, i) =>
-        spawnLocalWorker(workers.length + i, { url: coordinator.url, token: workerToken, backend: 'cpu', output: 'ignore', namePrefix: 'api' }),
+        spawnLocalWorker(workers.length + i, { url: coordinator.url, token: workerToken, backend: 'cpu', output: 'ignore', namePrefix: 'api', cacheDir: path.join(dataDir, 'dataset-cache') }),
       );
       workers.push(...made);
       await waitForWorkers(coordinator, before + n, made);

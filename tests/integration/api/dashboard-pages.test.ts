@@ -86,6 +86,12 @@ describe.skipIf(!hasChromium)(requireChromium(hasChromium).title('dashboard page
     await expect.poll(() => page.getByTestId('run-checkpoints').locator('tbody tr').count()).toBe(3);
     await expect.poll(() => page.getByTestId('run-fleet').locator('tbody tr').count()).toBe(2);
     expect(await page.getByTestId('event-timeline').textContent()).toMatch(/checkpoint/);
+    // The latest evaluation's confusion matrix (3 synthetic classes; its cells count the 60 test samples) and report.
+    const matrix = page.getByTestId('confusion-matrix');
+    await expect.poll(() => matrix.locator('tbody tr').count()).toBe(3);
+    const cells = (await matrix.locator('tbody td:not(:last-child)').allTextContents()).map(Number);
+    expect([cells.length, cells.reduce((a, v) => a + v, 0)]).toEqual([9, 60]);
+    expect(await page.getByTestId('classification-report').textContent()).toMatch(/macro avg.*weighted avg/);
     await page.getByLabel('log scale').check();
     await expect.poll(() => chartPoints('train_loss')).toBe(30);
     await shot('run-finished');

@@ -101,7 +101,7 @@ export async function startTestCoordinator(
     spawnWorkers(n, backend = 'cpu') {
       const start = workers.length;
       const made = Array.from({ length: n }, (_, i) =>
-        spawnLocalWorker(start + i, { url: coordinator.url, token, backend, output: process.env.CROWDTRAIN_TEST_WORKER_OUTPUT === '1' ? 'inherit' : 'ignore', namePrefix: opts.workerNamePrefix ?? 'it' }),
+        spawnLocalWorker(start + i, { url: coordinator.url, token, backend, output: process.env.CROWDTRAIN_TEST_WORKER_OUTPUT === '1' ? 'inherit' : 'ignore', namePrefix: opts.workerNamePrefix ?? 'it', cacheDir: path.join(dataDir, 'dataset-cache') }),
       );
       workers.push(...made);
       return made;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
-import { parseRunConfig, validateRunConfig } from '../../../core/config/run-config.ts';
+import { parseRunConfig, storedRunConfig, validateRunConfig } from '../../../core/config/run-config.ts';
 import { parseDurationMs } from '../../../core/config/duration.ts';
 import { readCoordinatorEnv } from '../../../coordinator/env.ts';
 
@@ -72,5 +72,25 @@ describe('coordinator environment', () => {
     expect(() => readCoordinatorEnv({ CROWDTRAIN_TOKEN: 'short' })).toThrow(/CROWDTRAIN_TOKEN must be at least 16/);
     expect(readCoordinatorEnv({ PORT: '' }).PORT).toBeUndefined();
     expect(() => readCoordinatorEnv({ CROWDTRAIN_ADMIN_TOKEN: 'has a space in it, sadly' })).toThrow(/CROWDTRAIN_ADMIN_TOKEN must not contain whitespace/);
+  });
+});
+
+describe('storedRunConfig', () => {
+  it('round-trips through JSON and validation unchanged: durations stay milliseconds (a bare number would be read as seconds)', () => {
+    const config = validateRunConfig({
+      name: 'durations',
+      model: { type: 'mlp', hidden: [4] },
+      dataset: { name: 'synthetic' },
+      optimizer: { name: 'sgd', lr: 0.1 },
+      batch_size: 8,
+      total_updates: 10,
+      step_timeout: '90s',
+      time_limit: '00:05:00',
+    });
+    expect([config.step_timeout, config.time_limit]).toEqual([90_000, 300_000]);
+    const again = validateRunConfig(JSON.parse(JSON.stringify(storedRunConfig(config))) as unknown);
+    expect(again).toEqual(config);
+    const noLimit = validateRunConfig({ ...JSON.parse(JSON.stringify(storedRunConfig(config))), time_limit: null });
+    expect(validateRunConfig(JSON.parse(JSON.stringify(storedRunConfig(noLimit))) as unknown)).toEqual(noLimit);
   });
 });

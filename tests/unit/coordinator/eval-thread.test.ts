@@ -55,17 +55,25 @@ afterAll(async () => {
 });
 
 describe('evaluation in a worker thread', () => {
-  it.each(['mlp', 'cnn'])('gives bitwise the loss and accuracy of the in-thread evaluation (%s)', async (name) => {
+  it.each(['mlp', 'cnn'])('gives bitwise the loss, accuracy and confusion matrix of the in-thread evaluation (%s)', async (name) => {
     const model = name === 'mlp' ? mlp : cnn;
     expect(await model.evaluationThreadReady()).toEqual({ backend: 'cpu' });
     const cases = [model.initialParams(), randomParams(model.paramCount, 1, 0.3), randomParams(model.paramCount, 2, 3)];
+    const k = name === 'mlp' ? 4 : 3;
+    const size = name === 'mlp' ? 1234 : 700;
     for (const params of cases) {
       const reference = model.evaluate(params);
       const offThread = await model.evaluateOffThread(params);
       expect(Object.is(offThread.loss, reference.loss)).toBe(true);
       expect(Object.is(offThread.accuracy, reference.accuracy)).toBe(true);
+      expect(offThread.confusion).toEqual(reference.confusion);
       expect(offThread).toEqual(reference);
+      // A K × K matrix of counts over the whole split, whose trace gives the accuracy.
+      expect(reference.confusion.map((row) => row.length)).toEqual(new Array<number>(k).fill(k));
+      expect(reference.confusion.flat().reduce((a, v) => a + v, 0)).toBe(size);
+      expect(reference.confusion.reduce((a, row, t) => a + row[t]!, 0) / size).toBe(reference.accuracy);
     }
+    expect(model.classNames).toEqual(Array.from({ length: k }, (_, i) => String(i)));
     // Both splits (1,234 and 700 samples) take several forward passes.
     expect(EVAL_BATCH_SIZE).toBeLessThan(700);
   });
@@ -94,6 +102,7 @@ describe('evaluation in a worker thread', () => {
     expect(Number.isNaN(reference.loss)).toBe(true);
     expect(Number.isNaN(offThread.loss)).toBe(true);
     expect(offThread.accuracy).toBe(reference.accuracy);
+    expect(offThread.confusion).toEqual(reference.confusion);
   });
 
   it('ends the thread on close: pending and later evaluations reject, naming the run', async () => {
@@ -143,6 +152,10 @@ describe('evaluation in a worker thread on wasm (the backend `npm start` evaluat
         const offThread = await model.evaluateOffThread(params);
         expect(Object.is(offThread.loss, reference.loss)).toBe(true);
         expect(Object.is(offThread.accuracy, reference.accuracy)).toBe(true);
+        expect(offThread.confusion).toEqual(reference.confusion);
+        // wasm's bincount counts every test sample once, and its trace gives the accuracy.
+        expect(reference.confusion.flat().reduce((a, v) => a + v, 0)).toBe(700);
+        expect(reference.confusion.reduce((a, row, t) => a + row[t]!, 0) / 700).toBe(reference.accuracy);
       }
     } finally {
       await model?.close();

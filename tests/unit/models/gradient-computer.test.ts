@@ -203,6 +203,30 @@ describe('GradientComputer: params and validation', () => {
     gc.dispose();
   });
 
+  it('evaluate counts the confusion matrix (row = true, column = predicted) of the arg-max logits, in any batching; its trace is the hits', () => {
+    const [spec, info] = tinyMlp;
+    const gc = GradientComputer.create(spec, info);
+    gc.setParams(Float32Array.from({ length: gc.layout.totalSize }, lcg(11)).map((v) => v * 3));
+    const n = 41;
+    const { xs, ys } = batch(n, info.inputShape, info.numClasses, 6);
+    // The reference reads the logits back (the evaluation itself never does).
+    const logits = tf.tidy(() => gc.model.apply(xs, { training: false }) as tf.Tensor).arraySync() as number[][];
+    const labels = (ys.arraySync() as number[][]).map((row) => row.indexOf(1));
+    const expected = Array.from({ length: info.numClasses }, () => new Array<number>(info.numClasses).fill(0));
+    logits.forEach((row, i) => expected[labels[i]!]![row.indexOf(Math.max(...row))]! += 1);
+    for (const batchSize of [n, 7, 1]) {
+      const r = gc.evaluate(xs, ys, batchSize);
+      expect(r.confusion).toEqual(expected);
+      const trace = r.confusion.reduce((a, row, t) => a + row[t]!, 0);
+      expect(r.accuracy).toBe(trace / n);
+    }
+    // Every true class and more than one predicted class occur, so the check is not trivial.
+    expect(expected.every((row) => row.some((v) => v > 0))).toBe(true);
+    expect(new Set(logits.map((row) => row.indexOf(Math.max(...row)))).size).toBeGreaterThan(1);
+    tf.dispose([xs, ys]);
+    gc.dispose();
+  });
+
   it('rejects wrong param lengths, mismatched batches and use after dispose', () => {
     const [spec, info] = tinyMlp;
     const gc = GradientComputer.create(spec, info);
