@@ -57,6 +57,7 @@ interface StartOptions {
   allowedHosts?: string[];
   maxActiveRuns?: number;
   resultMemoryMb?: number;
+  maxUploadMb?: number;
   sweep?: string;
 }
 
@@ -124,6 +125,7 @@ async function start(opts: StartOptions): Promise<void> {
     allowedHosts: opts.allowedHosts,
     maxActiveRuns: opts.maxActiveRuns,
     resultMemoryBytes: opts.resultMemoryMb === undefined ? undefined : opts.resultMemoryMb * 1024 * 1024,
+    maxUploadBytes: opts.maxUploadMb === undefined ? undefined : opts.maxUploadMb * 1024 * 1024,
     fallbackHandler: next ? (req, res) => next.handle(req, res) : undefined,
     onRunProgress: (p) => {
       // The live line follows the run this process started (others are on the dashboard);
@@ -272,6 +274,9 @@ program
     new Option('--result-memory-mb <n>', "memory for one round's results per run (2048; at most 4096): caps how many workers a run takes at once").argParser(
       intArg('--result-memory-mb', 1, 4096),
     ),
+  )
+  .addOption(
+    new Option('--max-upload-mb <n>', 'largest table one upload may store under <data-dir>/datasets (1024; PUT /api/v1/datasets/uploads/...)').argParser(intArg('--max-upload-mb', 1, 65_536)),
   )
   .action(async (o: StartOptions) => {
     await start(o);

@@ -22,6 +22,7 @@ import { LeaseQueries } from '../prisma/queries/lease-queries.ts';
 import { coordinatorIdentity, type LeaseIdentity } from './run/run-lease.ts';
 import { RunRegistry } from './run/run-registry.ts';
 import { servedHostNames } from './http/request-guard.ts';
+import { DEFAULT_MAX_UPLOAD_BYTES } from './data/table-uploads.ts';
 
 export { DEFAULT_MAX_ACTIVE_RUNS } from './run/run-registry.ts';
 
@@ -56,6 +57,8 @@ export interface CoordinatorOptions {
   maxActiveRuns?: number;
   /** Memory for one round's results per run (RESULT_MEMORY_BYTES); it caps the workers a run takes. */
   resultMemoryBytes?: number;
+  /** Most bytes one uploaded table may have (DEFAULT_MAX_UPLOAD_BYTES, `--max-upload-mb`). */
+  maxUploadBytes?: number;
   /** Lifetime of a run's lease without a heartbeat (DEFAULT_LEASE_TTL_MS); tests shorten it. */
   leaseTtlMs?: number;
   onRunProgress?(p: RunProgress): void;
@@ -225,6 +228,11 @@ export class Coordinator {
   /** The data directory (checkpoints live under `<dataDir>/checkpoints`). */
   get dataDir(): string {
     return this.opts.dataDir;
+  }
+
+  /** Most bytes one uploaded table may have. */
+  get maxUploadBytes(): number {
+    return this.opts.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
   }
   /**
    * Gracefully stops the active run `runId` (checkpointing) and resolves with its outcome; throws

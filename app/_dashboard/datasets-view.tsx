@@ -1,10 +1,22 @@
 'use client';
 
 import Link from 'next/link';
-import { useEffect, useState } from 'react';
-import { DatasetDetailSchema, DatasetListSchema, RunInputsSchema, type DatasetDetail, type DatasetList, type RunInputs } from '../../core/api/datasets.ts';
-import { getJson } from './fetch-api.ts';
-import { formatWhen, statusClasses } from './format.ts';
+import { useCallback, useEffect, useState } from 'react';
+import { stringify as toYaml } from 'yaml';
+import {
+  DatasetDetailSchema,
+  DatasetListSchema,
+  RunInputsSchema,
+  UploadListSchema,
+  UploadedTableSchema,
+  type DatasetDetail,
+  type DatasetList,
+  type RunInputs,
+  type UploadList,
+  type UploadedTable,
+} from '../../core/api/datasets.ts';
+import { getJson, sendAdmin } from './fetch-api.ts';
+import { formatBytes, formatWhen, statusClasses } from './format.ts';
 
 /** Rows and class counts of a version's profile, when it has ours (an MLflow client's profile is free text). */
 interface ClassProfile {
@@ -49,7 +61,124 @@ function Digest({ digest }: { digest: string }) {
   );
 }
 
-/** `/datasets`: every data set runs trained on, its newest version and how many versions and runs it has. */
+const loadUploads = (url: string) => getJson(url, UploadListSchema);
+
+/** The result of an upload: rows, the columns as inference reads them, and a `dataset:` section to train on it. */
+function UploadResult({ up }: { up: UploadedTable }) {
+  return (
+    <div className="space-y-2 text-sm" data-testid="upload-result">
+      <p>
+        Stored <code className="font-mono text-xs">{up.path}</code>: {up.rows.toLocaleString('en-US')} rows, {formatBytes(up.bytes)}, sha256 <Digest digest={up.sha256} />
+      </p>
+      <table className="text-xs">
+        <thead className="text-left uppercase tracking-wide text-slate-500">
+          <tr>
+            <th className="py-1 pr-4">Column</th>
+            <th className="py-1 pr-4">Kind</th>
+            <th className="py-1 pr-4">Missing</th>
+            <th className="py-1">Distinct</th>
+          </tr>
+        </thead>
+        <tbody>
+          {up.columns.map((c) => (
+            <tr key={c.name}>
+              <td className="py-0.5 pr-4 font-medium">{c.name}</td>
+              <td className={`py-0.5 pr-4 ${c.kind === 'mixed' ? 'text-rose-700' : ''}`}>{c.kind}</td>
+              <td className="py-0.5 pr-4 tabular-nums">{c.missing}</td>
+              <td className="py-0.5 tabular-nums">{c.kind === 'numeric' ? '—' : c.distinct}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p className="text-xs text-slate-500">Train on it with this section in a run config (New run page); check the label:</p>
+      <pre className="overflow-auto rounded bg-slate-50 p-2 text-xs">{toYaml({ dataset: up.spec })}</pre>
+    </div>
+  );
+}
+
+/** Upload a CSV / TSV / JSON / JSONL table into a folder under the coordinator's data dir (needs the admin token). */
+function UploadForm({ onUploaded }: { onUploaded: () => void }) {
+  const [folder, setFolder] = useState('');
+  const [file, setFile] = useState<File | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [result, setResult] = useState<UploadedTable | null>(null);
+  return (
+    <section className="space-y-3 rounded-xl border border-slate-200 bg-white p-5 shadow-sm">
+      <h2 className="text-lg font-semibold">Upload a table</h2>
+      <form
+        className="flex flex-wrap items-center gap-2 text-sm"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (!file) return;
+          setBusy(true);
+          setError(null);
+          const target = folder.trim() || file.name.replace(/\.[^.]*$/, '');
+          sendAdmin('PUT', `/api/v1/datasets/uploads/${encodeURIComponent(target)}/${encodeURIComponent(file.name)}`, file, 'text/plain')
+            .then((body) => {
+              setResult(UploadedTableSchema.parse(body));
+              onUploaded();
+            })
+            .catch((err: unknown) => setError(err instanceof Error ? err.message : String(err)))
+            .finally(() => setBusy(false));
+        }}
+      >
+        <input aria-label="upload folder" placeholder="folder (default: the file's stem)" value={folder} onChange={(e) => setFolder(e.target.value)} className="w-56 rounded border border-slate-300 px-2 py-1" />
+        <input aria-label="upload file" type="file" accept=".csv,.tsv,.json,.jsonl,.ndjson" onChange={(e) => setFile(e.target.files?.[0] ?? null)} className="text-xs" />
+        <button type="submit" disabled={!file || busy} className="rounded bg-slate-700 px-3 py-1 text-white hover:bg-slate-600 disabled:opacity-50">
+          {busy ? 'Uploading…' : 'Upload'}
+        </button>
+      </form>
+      {error ? <Alert text={error} /> : null}
+      {result ? <UploadResult up={result} /> : null}
+    </section>
+  );
+}
+
+/** The tables uploaded to the coordinator, by folder. */
+function UploadsTable({ version }: { version: number }) {
+  const { data } = useJson<UploadList>(`/api/v1/datasets/uploads?v=${version}`, loadUploads);
+  if (!data || data.uploads.length === 0) return null;
+  return (
+    <table className="min-w-full rounded-xl border border-slate-200 bg-white text-sm shadow-sm" data-testid="uploads-table">
+      <thead className="text-left text-xs uppercase tracking-wide text-slate-500">
+        <tr>
+          <th className="px-4 py-2">Uploaded file</th>
+          <th className="px-4 py-2">Path</th>
+          <th className="px-4 py-2">Size</th>
+          <th className="px-4 py-2">Modified</th>
+        </tr>
+      </thead>
+      <tbody>
+        {data.uploads.map((u) => (
+          <tr key={u.path} className="border-t border-slate-100">
+            <td className="px-4 py-2 font-medium">
+              {u.folder}/{u.file}
+            </td>
+            <td className="px-4 py-2 font-mono text-xs text-slate-600">{u.path}</td>
+            <td className="px-4 py-2">{formatBytes(u.bytes)}</td>
+            <td className="px-4 py-2 text-slate-600">{formatWhen(u.modifiedAt)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** `/datasets`: the upload form, the uploaded files, and every data set runs trained on. */
+export function DatasetsPageView() {
+  const [version, setVersion] = useState(0);
+  const bump = useCallback(() => setVersion((v) => v + 1), []);
+  return (
+    <div className="space-y-4">
+      <UploadForm onUploaded={bump} />
+      <UploadsTable version={version} />
+      <DatasetListView />
+    </div>
+  );
+}
+
+/** Every data set runs trained on, its newest version and how many versions and runs it has. */
 export function DatasetListView() {
   const { data, error } = useJson<DatasetList>('/api/v1/datasets', loadList);
   if (error) return <Alert text={error} />;

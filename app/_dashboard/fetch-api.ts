@@ -39,12 +39,13 @@ export async function getJson<S extends z.ZodType>(url: string, schema: S, signa
   return parsed.data;
 }
 
-/** Sends a write with the admin token from localStorage; resolves with the JSON body or throws ApiCallError. */
+/** Sends a write with the admin token from localStorage (a string or Blob body as is, other values as JSON); resolves with the JSON body or throws ApiCallError. */
 export async function sendAdmin(method: 'POST' | 'PUT', url: string, body: unknown, contentType = 'application/json'): Promise<unknown> {
   const token = typeof window === 'undefined' ? null : window.localStorage.getItem(ADMIN_TOKEN_STORAGE_KEY);
   const headers: Record<string, string> = { 'content-type': contentType };
   if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(url, { method, headers, body: typeof body === 'string' ? body : JSON.stringify(body ?? {}) });
+  // A string or a Blob (an uploaded File) is sent as is, anything else as JSON.
+  const res = await fetch(url, { method, headers, body: typeof body === 'string' || (typeof Blob !== 'undefined' && body instanceof Blob) ? body : JSON.stringify(body ?? {}) });
   if (!res.ok) throw await failure(res);
   return (await res.json()) as unknown;
 }

@@ -92,6 +92,10 @@ export interface CoordinatorApi {
   readonly store: ApiTrackingStore;
   /** The database the model registry lives in. */
   readonly database: Database;
+  /** The data directory (uploaded tables live under `<dataDir>/datasets`). */
+  readonly dataDir: string;
+  /** Most bytes one uploaded table may have (`--max-upload-mb`). */
+  readonly maxUploadBytes: number;
   /** Every run training now, in start order. */
   activeRuns(): readonly ActiveRunView[];
   /** The active session of run `runId`, or null when it is not training here. */

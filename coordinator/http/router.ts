@@ -6,6 +6,7 @@ import { checkHost, setSecurityHeaders } from './request-guard.ts';
 import type { Route } from './route.ts';
 import { checkpointRoutes } from './routes/checkpoints.ts';
 import { datasetRoutes } from './routes/datasets.ts';
+import { datasetUploadRoutes } from './routes/dataset-uploads.ts';
 import { evaluationRoutes } from './routes/evaluation.ts';
 import { fleetRoutes } from './routes/fleet.ts';
 import { mlflowRoutes } from './routes/mlflow.ts';
@@ -17,7 +18,7 @@ import { sweepRoutes } from './routes/sweeps.ts';
 
 /** Every route of the coordinator's HTTP API, resource by resource (order matters only among equal patterns). */
 export function apiRoutes(c: CoordinatorApi): Route[] {
-  return [...statusRoutes(c), ...runRoutes(c), ...checkpointRoutes(c), ...evaluationRoutes(c), ...fleetRoutes(c), ...streamRoutes(c), ...registryRoutes(c), ...datasetRoutes(c), ...sweepRoutes(c), ...mlflowRoutes(c)];
+  return [...statusRoutes(c), ...runRoutes(c), ...checkpointRoutes(c), ...evaluationRoutes(c), ...fleetRoutes(c), ...streamRoutes(c), ...registryRoutes(c), ...datasetUploadRoutes(c), ...datasetRoutes(c), ...sweepRoutes(c), ...mlflowRoutes(c)];
 }
 
 function decodeParam(raw: string): string {

@@ -56,3 +56,34 @@ export const DatasetDetailSchema = z.object({
 });
 /** A data set with its versions. */
 export type DatasetDetail = z.infer<typeof DatasetDetailSchema>;
+
+/** A column of an uploaded table, as inference would read it. */
+export const UploadedColumnSchema = z.object({
+  name: z.string(),
+  kind: z.enum(['numeric', 'categorical', 'mixed', 'empty']),
+  missing: z.number().int(),
+  distinct: z.number().int(),
+});
+
+/** Body of `PUT /api/v1/datasets/uploads/:folder/:file` (201): the stored table and a dataset spec that trains on it. */
+export const UploadedTableSchema = z.object({
+  folder: z.string(),
+  file: z.string(),
+  path: z.string(),
+  format: z.enum(['csv', 'json', 'jsonl']),
+  bytes: z.number().int(),
+  sha256: z.string(),
+  rows: z.number().int(),
+  columns: z.array(UploadedColumnSchema),
+  /** A `dataset:` section for a run config on this file (choose the label: the first categorical column is suggested). */
+  spec: z.record(z.string(), z.unknown()),
+});
+/** An uploaded table. */
+export type UploadedTable = z.infer<typeof UploadedTableSchema>;
+
+/** Body of `GET /api/v1/datasets/uploads`: the uploaded files, by folder then name. */
+export const UploadListSchema = z.object({
+  uploads: z.array(z.object({ folder: z.string(), file: z.string(), path: z.string(), bytes: z.number().int(), modifiedAt: z.string() })),
+});
+/** The uploaded files. */
+export type UploadList = z.infer<typeof UploadListSchema>;

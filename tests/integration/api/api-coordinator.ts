@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
-import { Coordinator } from '../../../coordinator/coordinator.ts';
+import { Coordinator, type CoordinatorOptions } from '../../../coordinator/coordinator.ts';
 import { spawnLocalWorker, stopLocalWorkers } from '../../../coordinator/local-workers.ts';
 import { openDatabase, type Database } from '../../../prisma/db.ts';
 import { testDatabaseUrl, waitForWorkers } from '../support/harness.ts';
@@ -24,12 +24,12 @@ export interface ApiTestCoordinator {
 }
 
 /** Starts a coordinator (real Socket.io + HTTP + database) for API tests. */
-export async function startApiTestCoordinator(): Promise<ApiTestCoordinator> {
+export async function startApiTestCoordinator(options: Partial<Pick<CoordinatorOptions, 'maxUploadBytes'>> = {}): Promise<ApiTestCoordinator> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'crowdtrain-api-'));
   const db = await openDatabase({ url: await testDatabaseUrl(dataDir) });
   const adminToken = randomBytes(24).toString('base64url');
   const workerToken = randomBytes(18).toString('base64url');
-  const coordinator = await Coordinator.start({ port: 0, host: '127.0.0.1', dataDir, db, workerToken, adminToken });
+  const coordinator = await Coordinator.start({ port: 0, host: '127.0.0.1', dataDir, db, workerToken, adminToken, ...options });
   const workers: ChildProcess[] = [];
   let cleaned = false;
   return {

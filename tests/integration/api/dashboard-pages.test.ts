@@ -116,6 +116,29 @@ describe.skipIf(!hasChromium)(requireChromium(hasChromium).title('dashboard page
     await shot('registry');
   });
 
+  it('datasets: a table uploaded through the page is stored and described; the run\'s data set version has a page with its class histogram', async () => {
+    await page.goto(`${coordinator.url}/datasets`);
+    await page.evaluate(([k, v]) => window.localStorage.setItem(k ?? '', v ?? ''), [ADMIN_TOKEN_STORAGE_KEY, adminToken]);
+    await page.getByLabel('upload folder').fill('birds');
+    await page.getByLabel('upload file').setInputFiles({ name: 'birds.csv', mimeType: 'text/csv', buffer: Buffer.from('wing,colour,species\n1.5,red,a\n2.5,blue,b\n3,red,a\n') });
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+    const result = page.getByTestId('upload-result');
+    await expect.poll(() => result.textContent()).toMatch(/birds\.csv: 3 rows.*wing.*numeric.*colour.*categorical.*label: species/s);
+    await expect.poll(() => page.getByTestId('uploads-table').textContent()).toMatch(/birds\/birds\.csv/);
+    // The finished run's synthetic data set: one version, one run.
+    const row = page.getByTestId('datasets-table').locator('tr', { hasText: 'synthetic' });
+    await expect.poll(() => row.textContent()).toMatch(/synthetic.*v1.*builtin.*1.*1/);
+    await shot('datasets');
+    await row.getByRole('link', { name: 'synthetic' }).click();
+    const version = page.getByTestId('dataset-version-1');
+    await expect.poll(() => version.textContent()).toMatch(/v1.*dash-finished/s);
+    // 3 synthetic classes, 240 train and 60 test samples.
+    await expect.poll(() => version.getByLabel('class histogram').locator('tbody tr').count()).toBe(3);
+    expect(await version.getByLabel('class histogram').textContent()).toMatch(/Train \(240\).*Test \(60\)/);
+    await page.goto(`${coordinator.url}/runs/${finishedRunId}`);
+    await expect.poll(() => page.getByTestId('run-dataset').textContent()).toMatch(/training data: synthetic v1 [0-9a-f]{12}/);
+  });
+
   it('the sweeps page lists a finished sweep; its page shows one row per trial with the searched param and highlights the best', async () => {
     const sweep = validateSweepConfig({
       name: 'dash-sweep',
