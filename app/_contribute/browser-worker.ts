@@ -49,6 +49,8 @@ export interface ContributeSnapshot {
   /** Seconds since this tab first started training. */
   contributedSeconds: number;
   dataset: { name: string; size: number; bytes: number; source: DatasetSource } | null;
+  /** This origin's browser storage (the Cache API holding downloaded data sets): bytes used and the quota, when the browser tells (navigator.storage.estimate). */
+  storage: { usage: number; quota: number } | null;
   /** tf.memory().numTensors after the latest step (leak check). */
   numTensors: number;
   /** numTensors after each of the first 20 steps, every 10th up to 1000, then every 1000th; keyed by steps done. */
@@ -97,6 +99,7 @@ function initialSnapshot(): ContributeSnapshot {
     computeSeconds: 0,
     contributedSeconds: 0,
     dataset: null,
+    storage: null,
     numTensors: 0,
     tensorsAtStep: {},
     retries: 0,
@@ -252,7 +255,7 @@ export class BrowserWorker {
 
   private async loadTrainSet(spec: DatasetSpec): Promise<Dataset> {
     const loaded = await this.datasets.load(spec);
-    this.update({ dataset: { name: loaded.dataset.name, size: loaded.dataset.size, bytes: loaded.bytes, source: loaded.source } });
+    this.update({ dataset: { name: loaded.dataset.name, size: loaded.dataset.size, bytes: loaded.bytes, source: loaded.source }, storage: await storageEstimate() });
     return loaded.dataset;
   }
 
@@ -312,5 +315,15 @@ export class BrowserWorker {
     this.setTraining(false);
     void this.connection?.close('tab closed');
     this.connection = null;
+  }
+}
+
+/** The origin's storage use and quota (null where the browser has no StorageManager, e.g. an insecure context). */
+async function storageEstimate(): Promise<{ usage: number; quota: number } | null> {
+  try {
+    const e = typeof navigator === 'undefined' ? undefined : await navigator.storage?.estimate();
+    return e && typeof e.usage === 'number' && typeof e.quota === 'number' ? { usage: e.usage, quota: e.quota } : null;
+  } catch {
+    return null;
   }
 }

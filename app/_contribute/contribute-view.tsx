@@ -280,6 +280,12 @@ export function ContributeView() {
         <p className="text-xs text-slate-500">
           Data set {snap.dataset.name}: {snap.dataset.size} samples, {formatBytes(snap.dataset.bytes)} ({snap.dataset.source === 'network' ? 'downloaded, now cached' : `from ${snap.dataset.source}`}).
           Tensors held: {snap.numTensors}.
+          {snap.storage ? (
+            <span data-testid="storage-quota">
+              {' '}
+              Browser storage: {formatBytes(snap.storage.usage)} of {formatBytes(snap.storage.quota)} used.
+            </span>
+          ) : null}
         </p>
       ) : null}
     </div>
