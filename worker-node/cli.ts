@@ -37,7 +37,7 @@ type DataSource = (typeof DATA_SOURCES)[number];
 
 /** Whether the train split of `spec` is downloaded from the coordinator under --data `source`: file-backed data sets under `auto`, every one under `coordinator`. */
 function downloadsSplit(source: DataSource, spec: DatasetSpec): boolean {
-  return source === 'coordinator' || (source === 'auto' && spec.name === 'csv');
+  return source === 'coordinator' || (source === 'auto' && (spec.name === 'csv' || spec.name === 'images'));
 }
 
 function parseMaxBatch(value: string): number {
@@ -87,7 +87,7 @@ const program = new Command()
     new Option('--max-batch <n>', 'most samples this worker computes per step (slices are capped to it; e.g. what fits its memory)').env('CROWDTRAIN_MAX_BATCH').argParser(parseMaxBatch),
   )
   .addOption(
-    new Option('--data <source>', 'where train splits come from: auto (csv data sets downloaded from the coordinator, built-in data made here), local (csv files read here, at the config path), coordinator (every split downloaded)')
+    new Option('--data <source>', 'where train splits come from: auto (csv and image data sets downloaded from the coordinator, built-in data made here), local (files read here, at the config path), coordinator (every split downloaded)')
       .env('CROWDTRAIN_DATA')
       .choices(DATA_SOURCES)
       .default('auto'),

@@ -5,13 +5,14 @@ import type { DatasetSpec, LoadedDataset } from '../../core/data/dataset-spec.ts
 import type { DatasetInputInput } from '../../prisma/queries/tracking-store.ts';
 
 /**
- * The content hash of a loaded data set: a csv data set's file hash (CsvDatasetInfo.sha256, the
- * raw bytes, whatever the preprocessing), otherwise the SHA-256 of the train and test splits in
+ * The content hash of a loaded data set: a csv data set's or image folder's file hash (the raw
+ * bytes, whatever the preprocessing or image size), otherwise the SHA-256 of the train and test splits in
  * the binary encoding of core/data/dataset.ts, so two built-in specs share a version exactly when
  * they give the same samples.
  */
 export function datasetDigest(loaded: LoadedDataset): string {
   if (loaded.csv) return loaded.csv.sha256;
+  if (loaded.images) return loaded.images.sha256;
   const hash = createHash('sha256');
   hash.update(encodeDataset(loaded.train));
   hash.update(encodeDataset(loaded.test));

@@ -12,7 +12,7 @@ export interface ClassCount {
 export interface DatasetDescription {
   /** The data set's name in the tracking store: `mnist`, `synthetic`, or a csv file's stem (`train_data` for `data/train_data_*.csv`). */
   name: string;
-  /** `builtin` (generated or shipped data) or `local` (files on the coordinator's machine). */
+  /** `builtin` (generated or shipped data) or `local` (files on the coordinator's machine: csv and images). */
   sourceType: 'builtin' | 'local';
   /** Where the data came from (JSON-serialisable). */
   source: Record<string, unknown>;
@@ -23,24 +23,26 @@ export interface DatasetDescription {
 }
 
 /**
- * The data set's name in the tracking store: `mnist`, `synthetic`, or for a csv data set the
- * stem of its path's file name with glob characters and a trailing `_`/`-` removed.
+ * The data set's name in the tracking store: `mnist`, `synthetic`, or for a csv or images data
+ * set the stem of its path's last part (file, folder or zip) with glob characters and a trailing
+ * `_`/`-` removed.
  * @example datasetName({ name: 'csv', path: 'data/train_data_*.csv', ... }) // 'train_data'
  */
 export function datasetName(spec: DatasetSpec): string {
-  if (spec.name !== 'csv') return spec.name;
-  const file = spec.path.split(/[\\/]/).pop() ?? spec.path;
+  if (spec.name !== 'csv' && spec.name !== 'images') return spec.name;
+  const file = spec.path.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? spec.path;
   const stem = file.replace(/\.[^.*?]*$/, '').replace(/[*?]/g, '').replace(/[_\-. ]+$/, '');
-  return stem.length > 0 ? stem : 'csv';
+  return stem.length > 0 ? stem : spec.name;
 }
 
 /**
- * The name of each class, by class id: a csv data set's label values, otherwise the ids as text
- * (`"0"` … `"9"` for MNIST's digits).
+ * The name of each class, by class id: a csv data set's label values, an images data set's class
+ * folder names, otherwise the ids as text (`"0"` … `"9"` for MNIST's digits).
  * @example classNames(loaded) // ['Adelie', 'Chinstrap', 'Gentoo']
  */
 export function classNames(loaded: LoadedDataset): string[] {
   if (loaded.csv) return [...loaded.csv.transform.label.classes];
+  if (loaded.images) return [...loaded.images.classes];
   return Array.from({ length: loaded.train.numClasses }, (_, i) => String(i));
 }
 
@@ -72,6 +74,15 @@ export function describeDataset(spec: DatasetSpec, loaded: LoadedDataset): Datas
       sourceType: 'local',
       source: { path: spec.path, files: loaded.csv.files.map((f) => ({ path: f.path, bytes: f.bytes, rows: f.rows, sha256: f.sha256 })) },
       schema: { label: t.label.column, columns: t.features.map((f) => ({ name: f.column, kind: f.kind })), inputs: t.outputs.length },
+      profile,
+    };
+  }
+  if (spec.name === 'images' && loaded.images) {
+    return {
+      name: datasetName(spec),
+      sourceType: 'local',
+      source: { path: spec.path, files: loaded.images.files },
+      schema: { input_shape: [...loaded.train.inputShape], num_classes: loaded.train.numClasses },
       profile,
     };
   }

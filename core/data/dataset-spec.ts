@@ -6,6 +6,8 @@ import { makeSyntheticDataset } from './synthetic.ts';
 import { CsvSpecSchema } from './csv/csv-spec.ts';
 import { loadCsvDataset, type CsvDatasetInfo } from './csv/load-csv-dataset.ts';
 import type { DatasetFileSource } from './csv/dataset-file-source.ts';
+import { ImagesSpecSchema } from './images/images-spec.ts';
+import { loadImagesDataset, type ImagesDatasetInfo } from './images/load-images-dataset.ts';
 import { CrowdtrainError } from '../protocol/errors.ts';
 import { describeZodError } from '../protocol/messages.ts';
 
@@ -34,14 +36,15 @@ export const SyntheticSpecSchema = z
     message: `synthetic data set too large: prod(shape) * (train_size + test_size) must be <= ${MAX_SYNTHETIC_VALUES}`,
   });
 
-export { CsvSpecSchema };
+export { CsvSpecSchema, ImagesSpecSchema };
 
 /**
  * A data set as written in a run config (snake_case keys, unknown keys rejected), discriminated on
- * `name`: `mnist`, `synthetic`, or `csv` (the user's own table; core/data/csv, docs/datasets.md).
+ * `name`: `mnist`, `synthetic`, `csv` (the user's own table; core/data/csv) or `images` (a folder
+ * of class folders; core/data/images). docs/datasets.md describes them.
  * @example DatasetSpecSchema.parse({ name: 'synthetic', shape: [8, 8, 1], classes: 3 })
  */
-export const DatasetSpecSchema = z.discriminatedUnion('name', [MnistSpecSchema, SyntheticSpecSchema, CsvSpecSchema]);
+export const DatasetSpecSchema = z.discriminatedUnion('name', [MnistSpecSchema, SyntheticSpecSchema, CsvSpecSchema, ImagesSpecSchema]);
 
 /** A validated data set spec, defaults filled in. */
 export type DatasetSpec = z.infer<typeof DatasetSpecSchema>;
@@ -60,23 +63,24 @@ export function parseDatasetSpec(raw: unknown): DatasetSpec {
   return r.data;
 }
 
-/** The splits of a data set; a csv data set adds its provenance (content hash, files, fitted transform). */
+/** The splits of a data set; a csv or images data set adds its provenance (content hash, files, fitted transform or classes). */
 export interface LoadedDataset {
   train: Dataset;
   test: Dataset;
   csv?: CsvDatasetInfo;
+  images?: ImagesDatasetInfo;
 }
 
 /** Where loadDataset reads files from. */
 export interface LoadDatasetOptions {
-  /** The file source of a csv data set (default: the one the process installed with installDatasetFileSource). */
+  /** The file source of a csv or images data set (default: the one the process installed with installDatasetFileSource). */
   files?: DatasetFileSource;
 }
 
 /**
  * Loads the train and test splits a spec names (validating it first). Deterministic: the same spec
  * gives the same data on every machine. MNIST is memoised; synthetic data is generated each call;
- * csv files are read (streamed) each call through the file source.
+ * csv files are read (streamed) and image folders read and decoded each call through the file source.
  * @example const { train, test } = await loadDataset({ name: 'mnist', train_size: 2000 });
  */
 export async function loadDataset(spec: DatasetSpecInput, opts: LoadDatasetOptions = {}): Promise<LoadedDataset> {
@@ -100,6 +104,8 @@ export async function loadDataset(spec: DatasetSpecInput, opts: LoadDatasetOptio
       });
     case 'csv':
       return loadCsvDataset(s, opts.files);
+    case 'images':
+      return loadImagesDataset(s, { files: opts.files });
     default: {
       const never: never = s;
       throw new CrowdtrainError('INVALID_CONFIG', `unknown dataset ${JSON.stringify(never)}`);

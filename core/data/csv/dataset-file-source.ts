@@ -7,8 +7,14 @@ export interface Sha256Hasher {
   digestHex(): string;
 }
 
+/** What {@link DatasetFileSource.listTree} may be told. */
+export interface ListTreeOptions {
+  /** Most entries (files and folders) the tree may hold; more is refused. */
+  maxEntries?: number;
+}
+
 /**
- * Where file-backed data sets (csv) read their files: core/ does no I/O of its own, so the
+ * Where file-backed data sets (csv, images) read their files: core/ does no I/O of its own, so the
  * process supplies this (worker-node/node-dataset-files.ts in Node processes; a browser tab has
  * none and downloads the encoded train split from the coordinator instead).
  */
@@ -20,6 +26,14 @@ export interface DatasetFileSource {
   list(pattern: string): Promise<string[]>;
   /** The bytes of one file, in pieces, never all at once; stopping the iteration early closes the file. */
   read(path: string): AsyncIterable<Uint8Array>;
+  /**
+   * Every entry under the folder `root`, recursively: paths relative to it with `/` separators,
+   * folders ending in `/` (`cat/`, `cat/1.png`), sorted by code unit. Entries whose name starts
+   * with `.` are left out, with all they hold. Throws CrowdtrainError('INVALID_CONFIG') naming
+   * the entry for more than `maxEntries` entries or a symlink that leads outside `root`. Image
+   * folders need it; a source without it serves csv data sets only.
+   */
+  listTree?(root: string, opts?: ListTreeOptions): Promise<string[]>;
   /** A fresh SHA-256 hasher. */
   sha256(): Sha256Hasher;
 }
@@ -41,7 +55,7 @@ export function resolveDatasetFileSource(given?: DatasetFileSource): DatasetFile
   if (!source) {
     throw new CrowdtrainError(
       'INVALID_CONFIG',
-      'csv datasets are read from files and this process has no file reader: a Node process installs one with installNodeDatasetFiles() (worker-node/node-dataset-files.ts); a browser tab downloads the encoded train split from the coordinator (GET /api/v1/datasets/train)',
+      'file-backed datasets (csv, images) are read from files and this process has no file reader: a Node process installs one with installNodeDatasetFiles() (worker-node/node-dataset-files.ts); a browser tab downloads the encoded train split from the coordinator (GET /api/v1/datasets/train)',
     );
   }
   return source;

@@ -14,6 +14,8 @@ describe('datasetName', () => {
     expect(datasetName(csvSpec('C:\\data\\loans.v2.csv'))).toBe('loans.v2');
     expect(datasetName(csvSpec('shards/part-?.csv'))).toBe('part');
     expect(datasetName(csvSpec('*.csv'))).toBe('csv');
+    expect(datasetName(parseDatasetSpec({ name: 'images', path: 'data/mnist-images/' }))).toBe('mnist-images');
+    expect(datasetName(parseDatasetSpec({ name: 'images', path: 'uploads/food-11.zip' }))).toBe('food-11');
   });
 });
 
