@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseRunConfig, type RunConfig } from '../core/config/run-config.ts';
+import type { RunConfig } from '../core/config/run-config.ts';
 import { CrowdtrainError } from '../core/protocol/errors.ts';
 import { openDatabase, defaultDatabaseUrl } from '../prisma/db.ts';
 import { Coordinator } from './coordinator.ts';
@@ -15,6 +15,7 @@ import { spawnLocalWorker, stopLocalWorkers } from './local-workers.ts';
 import { MODE_NAMES } from '../core/run/modes.ts';
 import { joinBanner } from './join-banner.ts';
 import { submitRun } from './submit-run.ts';
+import { readRunConfigFile } from './run-config-file.ts';
 import { parseSweepConfig, type SweepConfig } from '../core/sweep/sweep-config.ts';
 import { runTrackedSweep } from './sweep/run-sweep.ts';
 import { coordinatorTrialBackend } from './sweep/coordinator-trial-backend.ts';
@@ -85,14 +86,8 @@ async function start(opts: StartOptions): Promise<void> {
     }
     sweep = parseSweepConfig(text, file);
   } else if (opts.run && !opts.resume) {
-    const file = path.resolve(opts.config ?? DEFAULT_CONFIG);
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      throw new CrowdtrainError('INVALID_CONFIG', `cannot read config ${file}: ${(err as Error).message}`);
-    }
-    config = parseRunConfig(text, file);
+    // A keras `model.path` is read here and inlined (core reads no files).
+    config = (await readRunConfigFile(opts.config ?? DEFAULT_CONFIG)).config;
   }
 
   // The coordinator evaluates on the test split; wasm is several times faster than cpu for that.

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { CreatedRunSchema } from '../core/api/runs.ts';
-import { parseRunConfig } from '../core/config/run-config.ts';
 import { CrowdtrainError } from '../core/protocol/errors.ts';
 import { ADMIN_TOKEN_FILE } from './http/admin-auth.ts';
+import { readRunConfigFile } from './run-config-file.ts';
 
 /** What `crowdtrain submit` needs: the config file, the coordinator and the admin token. */
 export interface SubmitOptions {
@@ -25,18 +25,13 @@ export interface SubmittedRun {
 /**
  * Starts a run on a coordinator that is already serving (beside the runs it trains), like
  * `ray job submit`: the config is validated here first (so a typo is reported before anything is
- * sent), then POSTed as YAML to `/api/v1/runs` with the admin token.
+ * sent; a keras `model.path` is read and inlined), then POSTed as YAML to `/api/v1/runs` with the
+ * admin token.
  * Throws CrowdtrainError naming the file, the token source or the coordinator's refusal.
  */
 export async function submitRun(opts: SubmitOptions): Promise<SubmittedRun> {
-  const file = path.resolve(opts.config);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new CrowdtrainError('INVALID_CONFIG', `cannot read config ${file}: ${(err as Error).message}`);
-  }
-  parseRunConfig(text, file);
+  // Validated here; a keras `model.path` is inlined, and the inlined config is what is sent.
+  const { text } = await readRunConfigFile(opts.config);
   const token = opts.adminToken ?? (await readAdminTokenFile(opts.dataDir));
   let res: Response;
   try {

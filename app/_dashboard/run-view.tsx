@@ -6,6 +6,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { RunDetailSchema, RunEventsSchema, RunFleetSchema, type RunDetail, type RunEvent, type RunFleet } from '../../core/api/index.ts';
 import { formatValue } from './chart-math.ts';
 import { EvaluationReportSection } from './evaluation-report.tsx';
+import { FeatureImportanceSection } from './feature-importance.tsx';
 import { getJson, sendAdmin } from './fetch-api.ts';
 import { formatBytes, formatDuration, formatWhen, statusClasses } from './format.ts';
 import { ChartControls, LineChart, SERIES_COLORS } from './line-chart.tsx';
@@ -318,6 +319,7 @@ export function RunView({ runId }: { runId: string }) {
       </Section>
 
       <EvaluationReportSection runId={run.id} events={events} />
+      <FeatureImportanceSection runId={run.id} status={status} />
 
       <div className="grid gap-6 lg:grid-cols-2">
         <Section title="Params" testId="run-params">

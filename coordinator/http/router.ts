@@ -8,6 +8,7 @@ import { checkpointRoutes } from './routes/checkpoints.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { datasetUploadRoutes } from './routes/dataset-uploads.ts';
 import { evaluationRoutes } from './routes/evaluation.ts';
+import { featureImportanceRoutes } from './routes/feature-importance.ts';
 import { fleetRoutes } from './routes/fleet.ts';
 import { mlflowRoutes } from './routes/mlflow.ts';
 import { registryRoutes } from './routes/registry.ts';
@@ -18,7 +19,7 @@ import { sweepRoutes } from './routes/sweeps.ts';
 
 /** Every route of the coordinator's HTTP API, resource by resource (order matters only among equal patterns). */
 export function apiRoutes(c: CoordinatorApi): Route[] {
-  return [...statusRoutes(c), ...runRoutes(c), ...checkpointRoutes(c), ...evaluationRoutes(c), ...fleetRoutes(c), ...streamRoutes(c), ...registryRoutes(c), ...datasetUploadRoutes(c), ...datasetRoutes(c), ...sweepRoutes(c), ...mlflowRoutes(c)];
+  return [...statusRoutes(c), ...runRoutes(c), ...checkpointRoutes(c), ...evaluationRoutes(c), ...featureImportanceRoutes(c), ...fleetRoutes(c), ...streamRoutes(c), ...registryRoutes(c), ...datasetUploadRoutes(c), ...datasetRoutes(c), ...sweepRoutes(c), ...mlflowRoutes(c)];
 }
 
 function decodeParam(raw: string): string {

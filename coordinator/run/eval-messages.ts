@@ -41,10 +41,28 @@ export const EvalRequestSchema = z.strictObject({
 /** One evaluation request. */
 export type EvalRequest = z.infer<typeof EvalRequestSchema>;
 
+/**
+ * Coordinator -> thread: permutation feature importance of these parameters on the test split
+ * (core/metrics/permutation-importance.ts): `groups` names the input indices of each source column.
+ */
+export const ImportanceRequestSchema = z.strictObject({
+  type: z.literal('importance'),
+  id: z.int().nonnegative(),
+  params: z.instanceof(Float32Array),
+  groups: z.array(z.strictObject({ column: z.string(), inputs: z.array(z.int().nonnegative()).min(1) })).min(1),
+  repeats: z.int().min(1).max(100),
+  seed: z.int(),
+});
+/** One feature importance request. */
+export type ImportanceRequest = z.infer<typeof ImportanceRequestSchema>;
+
+/** Any request the thread answers: an evaluation or a feature importance. */
+export const ThreadRequestSchema = z.union([EvalRequestSchema, ImportanceRequestSchema]);
+
 /** Any number, NaN and ±Infinity included (the loss of a diverged model is reported as it is). */
 const AnyNumber = z.custom<number>((v) => typeof v === 'number', 'expected a number');
 
-/** Thread -> coordinator: the model is built, or one request's result, or why it failed. */
+/** Thread -> coordinator: the model is built, or one request's result (an evaluation's or a feature importance's), or why it failed. */
 export const EvalReplySchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('ready'), backend: z.string() }),
   z.strictObject({
@@ -54,6 +72,17 @@ export const EvalReplySchema = z.discriminatedUnion('type', [
     accuracy: AnyNumber,
     /** Counts, row = true class, column = predicted class (GradientComputer.evaluate). */
     confusion: z.array(z.array(z.int().nonnegative())),
+  }),
+  z.strictObject({
+    type: z.literal('importance'),
+    id: z.int().nonnegative(),
+    repeats: z.int().min(1),
+    baseline: z.strictObject({ loss: AnyNumber, accuracy: AnyNumber }),
+    truncated: z.boolean(),
+    total_columns: z.int().nonnegative(),
+    columns: z.array(
+      z.strictObject({ column: z.string(), accuracy_drop_mean: AnyNumber, accuracy_drop_std: AnyNumber, loss_rise_mean: AnyNumber, loss_rise_std: AnyNumber }),
+    ),
   }),
   z.strictObject({ type: z.literal('error'), id: z.int().nonnegative().nullable(), message: z.string() }),
 ]);

@@ -4,7 +4,9 @@
  * holds the test split as one batch, and answers each request — a copy of the master parameters —
  * with the loss, accuracy and confusion matrix on the whole split, computed exactly as the
  * coordinator's in-thread evaluation (`RunModel.evaluate`: same tfjs backend, same batch size), so
- * the numbers are bitwise the same. Requests are answered one at a time, in the order they came.
+ * the numbers are bitwise the same; or, asked for feature importance, with the permutation
+ * importance of each source column (core/metrics/permutation-importance.ts). Requests are answered
+ * one at a time, in the order they came.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
@@ -14,7 +16,8 @@ import { GradientComputer } from '../../core/models/gradient-computer.ts';
 import { datasetBatch } from '../../core/data/dataset.ts';
 import { describeZodError } from '../../core/protocol/messages.ts';
 import { parseBackendRequest, selectBackend } from '../../worker-node/backend/select-backend.ts';
-import { EvalRequestSchema, EvalThreadInitSchema, type EvalReply } from './eval-messages.ts';
+import { permutationImportance } from '../../core/metrics/permutation-importance.ts';
+import { EvalThreadInitSchema, ThreadRequestSchema, type EvalReply, type EvalThreadInit, type ImportanceRequest } from './eval-messages.ts';
 
 const debug = createDebug('crowdtrain:eval-thread');
 
@@ -24,6 +27,35 @@ function reply(port: MessagePort, message: EvalReply): void {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Permutation feature importance of the computer's current parameters on the test split: each
+ * permuted copy is scored exactly as an evaluation is (same batch size), so the baseline equals
+ * the evaluation of the same parameters.
+ */
+function importance(computer: GradientComputer, init: EvalThreadInit, ys: tf.Tensor, req: ImportanceRequest): EvalReply {
+  const { test } = init;
+  const width = test.features.length / test.size;
+  const shape = [test.size, ...test.inputShape];
+  const result = permutationImportance({
+    groups: req.groups,
+    features: test.features,
+    rows: test.size,
+    width,
+    repeats: req.repeats,
+    seed: req.seed,
+    evaluate: (features) => {
+      const xs = tf.tensor(features, shape, 'float32');
+      try {
+        const { loss, accuracy } = computer.evaluate(xs, ys, init.batchSize);
+        return { loss, accuracy };
+      } finally {
+        xs.dispose();
+      }
+    },
+  });
+  return { type: 'importance', id: req.id, ...result };
 }
 
 async function serve(port: MessagePort): Promise<void> {
@@ -45,7 +77,7 @@ async function serve(port: MessagePort): Promise<void> {
   }
   const { xs, ys } = datasetBatch(init.test, Array.from({ length: init.test.size }, (_, i) => i));
   port.on('message', (raw: unknown) => {
-    const req = EvalRequestSchema.safeParse(raw);
+    const req = ThreadRequestSchema.safeParse(raw);
     if (!req.success) {
       reply(port, { type: 'error', id: null, message: `invalid evaluation request: ${describeZodError(req.error)}` });
       return;
@@ -53,6 +85,10 @@ async function serve(port: MessagePort): Promise<void> {
     const { id, params } = req.data;
     try {
       computer.setParams(params);
+      if ('type' in req.data) {
+        reply(port, importance(computer, init, ys, req.data));
+        return;
+      }
       const { loss, accuracy, confusion } = computer.evaluate(xs, ys, init.batchSize);
       reply(port, { type: 'result', id, loss, accuracy, confusion });
     } catch (err) {

@@ -9,7 +9,8 @@ import { describeZodError } from '../../core/protocol/messages.ts';
 import type { Dataset } from '../../core/data/dataset.ts';
 import type { EvaluationResult } from '../../core/models/gradient-computer.ts';
 import type { ModelSpec } from '../../core/models/model-spec.ts';
-import { EvalReplySchema, type EvalRequest, type EvalThreadInit } from './eval-messages.ts';
+import type { PermutationImportanceResult } from '../../core/metrics/permutation-importance.ts';
+import { EvalReplySchema, type EvalReply, type EvalRequest, type EvalThreadInit, type ImportanceRequest } from './eval-messages.ts';
 
 const debug = createDebug('crowdtrain:eval-thread');
 
@@ -70,8 +71,11 @@ function bootstrapSource(entry: URL): string {
   return `import(${JSON.stringify(tsxEsmApiUrl())}).then((tsx) => { tsx.register(); return ${load}; });`;
 }
 
+/** A request's answer: an evaluation's result or a feature importance. */
+type Answer = Extract<EvalReply, { type: 'result' | 'importance' }>;
+
 interface Waiter {
-  resolve: (r: EvaluationResult) => void;
+  resolve: (r: Answer) => void;
   reject: (e: Error) => void;
 }
 
@@ -145,7 +149,7 @@ export class EvaluationThread {
       const waiter = this.waiters.get(msg.id);
       if (!waiter) return;
       this.waiters.delete(msg.id);
-      if (msg.type === 'result') waiter.resolve({ loss: msg.loss, accuracy: msg.accuracy, confusion: msg.confusion });
+      if (msg.type === 'result' || msg.type === 'importance') waiter.resolve(msg);
       else waiter.reject(new CrowdtrainError('INTERNAL', `evaluation of run ${opts.runName} failed: ${msg.message}`));
     });
     this.worker.on('error', (err: Error) => {
@@ -180,12 +184,31 @@ export class EvaluationThread {
    * thread failed or was closed.
    */
   evaluate(params: Float32Array): Promise<EvaluationResult> {
+    return this.request(params, (id, copy) => ({ id, params: copy })).then((msg) => {
+      if (msg.type !== 'result') throw new CrowdtrainError('INTERNAL', `evaluation thread of run ${this.opts.runName} answered an evaluation with ${msg.type}`);
+      return { loss: msg.loss, accuracy: msg.accuracy, confusion: msg.confusion };
+    });
+  }
+
+  /**
+   * Permutation feature importance of `params` on the test split (core/metrics/permutation-importance.ts):
+   * `repeats` seeded permutations of each group's inputs. `params` is copied before this returns;
+   * answered in call order with evaluations. Rejects with INTERNAL when the thread failed or was closed.
+   */
+  importance(params: Float32Array, opts: Pick<ImportanceRequest, 'groups' | 'repeats' | 'seed'>): Promise<PermutationImportanceResult> {
+    return this.request(params, (id, copy) => ({ type: 'importance', id, params: copy, groups: opts.groups, repeats: opts.repeats, seed: opts.seed })).then((msg) => {
+      if (msg.type !== 'importance') throw new CrowdtrainError('INTERNAL', `evaluation thread of run ${this.opts.runName} answered a feature importance with ${msg.type}`);
+      return { repeats: msg.repeats, baseline: msg.baseline, truncated: msg.truncated, total_columns: msg.total_columns, columns: msg.columns };
+    });
+  }
+
+  private request(params: Float32Array, make: (id: number, params: Float32Array<ArrayBuffer>) => EvalRequest | ImportanceRequest): Promise<Answer> {
     if (params.length !== this.opts.paramCount) {
       return Promise.reject(new CrowdtrainError('SHAPE_MISMATCH', `evaluation of run ${this.opts.runName} got ${params.length} parameters, the model has ${this.opts.paramCount}`));
     }
     if (this.failure) return Promise.reject(this.failure);
-    const request: EvalRequest = { id: this.nextId++, params: params.slice() };
-    const result = new Promise<EvaluationResult>((resolve, reject) => this.waiters.set(request.id, { resolve, reject }));
+    const request = make(this.nextId++, params.slice());
+    const result = new Promise<Answer>((resolve, reject) => this.waiters.set(request.id, { resolve, reject }));
     this.ready.then(
       () => {
         if (this.waiters.has(request.id)) this.worker.postMessage(request, [request.params.buffer]);

@@ -9,6 +9,8 @@ import { runDatasetInput } from './dataset-input.ts';
 import type { CsvDatasetInfo } from '../../core/data/csv/load-csv-dataset.ts';
 import type { RunConfig } from '../../core/config/common-config.ts';
 import { EvaluationThread } from './eval-thread.ts';
+import { csvFeatureGroups } from '../../core/data/csv/csv-feature-groups.ts';
+import type { PermutationImportanceResult } from '../../core/metrics/permutation-importance.ts';
 
 /** Test samples per forward pass of an evaluation (in the thread and in-thread alike). */
 export const EVAL_BATCH_SIZE = 500;
@@ -78,12 +80,13 @@ export class RunModel {
 
   /**
    * The names of the classes, in label order (the rows and columns of an evaluation's confusion
-   * matrix): a csv data set's label values as its transform recorded them, otherwise the class
+   * matrix): a csv data set's label values, an image folder's class folders, otherwise the class
    * indices "0".."K-1" (the digits of MNIST).
    */
   get classNames(): string[] {
-    const csv = this.datasetInfo?.transform.label.classes;
-    if (csv && csv.length === this.test.numClasses) return [...csv];
+    // The data set's profile names them (core/data/dataset-profile.ts classNames: csv label values, image folder names).
+    const named = (JSON.parse(this.datasetInput.profile ?? 'null') as { classes?: { name: string }[] } | null)?.classes?.map((c) => c.name);
+    if (named && named.length === this.test.numClasses) return named;
     return Array.from({ length: this.test.numClasses }, (_, i) => String(i));
   }
 
@@ -113,6 +116,17 @@ export class RunModel {
    */
   evaluateOffThread(params: Float32Array): Promise<EvaluationResult> {
     return this.thread.evaluate(params);
+  }
+
+  /**
+   * Permutation feature importance of `params` on the test split, per source column of a csv data
+   * set (its transform's features), computed in the run's evaluation thread; null for data sets
+   * without a transform (images). `params` is copied before this returns.
+   */
+  featureImportanceOffThread(params: Float32Array, opts: { repeats: number; seed: number }): Promise<PermutationImportanceResult> | null {
+    const transform = this.datasetInfo?.transform;
+    if (!transform) return null;
+    return this.thread.importance(params, { groups: csvFeatureGroups(transform), ...opts });
   }
 
   /** Resolves with the backend of the run's evaluation thread once it is up (rejects when it could not start). */

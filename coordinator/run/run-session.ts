@@ -18,6 +18,8 @@ import { notify } from './notify.ts';
 import { MAX_ARENA_BYTES, arenaSlotBytes } from '../../core/aggregate/reduce-arena.ts';
 import { classificationReport, reportMetrics } from '../../core/metrics/classification-report.ts';
 import { EVALUATION_REPORT_EVENT, type EvaluationReportDetail } from '../../core/api/evaluation-report.ts';
+import { FEATURE_IMPORTANCE_EVENT, type FeatureImportanceDetail } from '../../core/api/feature-importance.ts';
+import { DEFAULT_IMPORTANCE_REPEATS, importanceMetrics } from '../../core/metrics/permutation-importance.ts';
 
 const debug = createDebug('crowdtrain:run');
 
@@ -516,6 +518,7 @@ export class RunSession {
     if (this.deadline) clearTimeout(this.deadline);
     if (this.wake) clearTimeout(this.wake);
     if (this.timeLimitTimer) clearTimeout(this.timeLimitTimer);
+    if (outcome.status === 'finished') await this.recordFeatureImportance(outcome.step);
     await this.recorder.recordEnd(full);
     for (const h of this.members.handles()) h.endRun({ runId: this.runId, status: outcome.status, reason: outcome.reason });
     this.members.clear();
@@ -523,6 +526,27 @@ export class RunSession {
     this.model.dispose();
     this.recorder.emitProgress();
     this.resolveDone(full);
+  }
+
+  /**
+   * A finished run on a csv data set: permutation feature importance of the final params on the
+   * test split (seeded by the run's seed), in the evaluation thread, as one `feature_importance`
+   * Event, plus an `importance/<column>` metric per column (up to 32) at the final step. A
+   * failure is logged and never fails the run.
+   */
+  private async recordFeatureImportance(step: number): Promise<void> {
+    try {
+      await this.evaluations;
+      const computing = this.model.featureImportanceOffThread(this.params, { repeats: DEFAULT_IMPORTANCE_REPEATS, seed: this.config.seed });
+      if (!computing) return;
+      const result = await computing;
+      const time = new Date();
+      this.recorder.metrics(Object.entries(importanceMetrics(result)).map(([key, value]) => ({ key, step, value, time })));
+      const detail: FeatureImportanceDetail = { step, metric: 'accuracy', ...result };
+      await this.recorder.event(FEATURE_IMPORTANCE_EVENT, detail);
+    } catch (err) {
+      debug('run %s: no feature importance: %O', this.runId, err);
+    }
   }
 
   private async fail(err: unknown): Promise<void> {

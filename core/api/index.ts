@@ -6,6 +6,7 @@
 export * from './api-error.ts';
 export * from './checkpoints.ts';
 export * from './datasets.ts';
+export * from './feature-importance.ts';
 export * from './fleet.ts';
 export * from './registry.ts';
 export * from './runs.ts';

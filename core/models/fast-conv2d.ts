@@ -10,8 +10,11 @@ export interface FastConv2DArgs {
   kernelSize: number;
   strides: number;
   padding: 'valid' | 'same';
-  activation: Activation;
+  /** `linear` is no activation (the conv's output as it is). */
+  activation: Activation | 'linear';
   kernelInitializer: ReturnType<typeof tfl.initializers.glorotUniform>;
+  /** The bias's initializer (default zeros). */
+  biasInitializer?: ReturnType<typeof tfl.initializers.glorotUniform>;
   inputShape?: number[];
 }
 
@@ -24,8 +27,10 @@ function convDim(size: number, k: number, s: number, padding: 'valid' | 'same'):
   return { out, before, after: total - before };
 }
 
-function activate(x: tf.Tensor, activation: Activation): tf.Tensor {
+function activate(x: tf.Tensor, activation: Activation | 'linear'): tf.Tensor {
   switch (activation) {
+    case 'linear':
+      return x;
     case 'relu':
       return tf.relu(x);
     case 'tanh':
@@ -96,7 +101,7 @@ export class FastConv2D extends tfl.layers.Layer {
     }
     const { kernelSize: k, filters } = this.args;
     this.kernel = this.addWeight('kernel', [k, k, cin, filters], 'float32', this.args.kernelInitializer);
-    this.bias = this.addWeight('bias', [filters], 'float32', tfl.initializers.zeros());
+    this.bias = this.addWeight('bias', [filters], 'float32', this.args.biasInitializer ?? tfl.initializers.zeros());
     this.built = true;
   }
 

@@ -3,11 +3,15 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import { CrowdtrainError } from '../protocol/errors.ts';
 import { describeZodError } from '../protocol/messages.ts';
-import { ActivationSchema } from './activation.ts';
+import { ActivationSchema, type Activation } from './activation.ts';
+import { layerSeed, validateBuildInfo, type ModelBuildInfo } from './build-info.ts';
 import { FastConv2D } from './fast-conv2d.ts';
+import { buildKerasModel, KerasSpecSchema } from './keras-import.ts';
 
 /** Re-exported for importers of the spec module: the activation names (defined in ./activation.ts, which FastConv2D shares). */
 export { ActivationSchema, type Activation } from './activation.ts';
+export type { ModelBuildInfo } from './build-info.ts';
+export { KerasSpecSchema, MAX_KERAS_LAYERS, MAX_MODEL_PARAMS, type KerasTopology } from './keras-import.ts';
 
 /** Multi-layer perceptron: flatten, `hidden` dense layers, then a dense logits layer. */
 export const MlpSpecSchema = z.strictObject({
@@ -35,31 +39,18 @@ export const CnnSpecSchema = z.strictObject({
 });
 
 /**
- * A model spec as written in a run config (snake_case keys, discriminated on `type`).
+ * A model spec as written in a run config (snake_case keys, discriminated on `type`): `mlp`, `cnn`,
+ * or `keras` (a Sequential topology of a tfjs / Keras model.json; ./keras-import.ts).
+ * docs/models.md describes them.
  * @example ModelSpecSchema.parse({ type: 'cnn', conv: [{ filters: 8, kernel_size: 5 }] })
  */
-export const ModelSpecSchema = z.discriminatedUnion('type', [MlpSpecSchema, CnnSpecSchema]);
+export const ModelSpecSchema = z.discriminatedUnion('type', [MlpSpecSchema, CnnSpecSchema, KerasSpecSchema]);
 
 /** A validated model spec with defaults filled in. */
 export type ModelSpec = z.infer<typeof ModelSpecSchema>;
 
 /** A model spec as a user may write it (defaults optional). */
 export type ModelSpecInput = z.input<typeof ModelSpecSchema>;
-
-/** What the data set tells the model builder. */
-export interface ModelBuildInfo {
-  /** Shape of one sample, without the batch dimension, e.g. [28, 28, 1] or [784]. */
-  inputShape: number[];
-  numClasses: number;
-  /** Same seed => bit-identical initial weights on every worker. */
-  seed: number;
-  /**
-   * How conv layers are computed: 'fast' ({@link FastConv2D}, default: fast on cpu, trainable
-   * on wasm) or 'native' (tfjs conv2d: use where the backend has fast conv kernels, e.g. webgl,
-   * webgpu, tfjs-node). Both give the same function and the same parameter layout.
-   */
-  convImplementation?: 'fast' | 'native';
-}
 
 /**
  * Validates a raw spec, throwing CrowdtrainError INVALID_CONFIG that names the offending keys.
@@ -71,25 +62,6 @@ export function parseModelSpec(raw: unknown): ModelSpec {
     throw new CrowdtrainError('INVALID_CONFIG', `invalid model spec: ${describeZodError(result.error)}`, { cause: result.error });
   }
   return result.data;
-}
-
-/** Derives the initializer seed of layer `index` from the run seed (deterministic, distinct per layer). */
-function layerSeed(seed: number, index: number): number {
-  // Knuth multiplicative mix keeps seeds distinct for small seed/index pairs.
-  return ((seed >>> 0) * 2654435761 + (index + 1) * 40503) % 2147483647;
-}
-
-function validateInfo(info: ModelBuildInfo): void {
-  const { inputShape, numClasses, seed } = info;
-  if (inputShape.length === 0 || inputShape.some((d) => !Number.isInteger(d) || d <= 0)) {
-    throw new CrowdtrainError('INVALID_CONFIG', `input shape [${inputShape.join(', ')}] must be non-empty positive integers`);
-  }
-  if (!Number.isInteger(numClasses) || numClasses < 2) {
-    throw new CrowdtrainError('INVALID_CONFIG', `num classes ${numClasses} must be an integer >= 2`);
-  }
-  if (!Number.isSafeInteger(seed)) {
-    throw new CrowdtrainError('INVALID_CONFIG', `seed ${seed} must be a safe integer`);
-  }
 }
 
 /** Image shape [h, w, c] a CNN sees for a sample shape; rank 1 must be a perfect square (1 channel). */
@@ -111,11 +83,14 @@ function imageShapeOf(inputShape: number[]): [number, number, number] {
  * Builds the tfjs-layers model of a spec. The output layer is a dense layer of `numClasses`
  * **logits** (no softmax): pair it with {@link softmaxCrossEntropyLoss}. Layer names are fixed
  * (`conv_0`, `dense_0`, ..., `logits`) so parameter names match across workers and processes.
- * No dropout or batch norm: every worker computes exactly the same function.
+ * No dropout or batch norm: every worker computes exactly the same function. A `keras` spec is
+ * built by {@link buildKerasModel} (the file's layer names; its Dropout layers, if any, draw
+ * their own masks on each worker).
  * @example const model = buildModel(spec, { inputShape: [28, 28, 1], numClasses: 10, seed: 42 });
  */
 export function buildModel(spec: ModelSpec, info: ModelBuildInfo): tfl.Sequential {
-  validateInfo(info);
+  validateBuildInfo(info);
+  if (spec.type === 'keras') return buildKerasModel(spec.topology, info);
   const { inputShape, numClasses, seed } = info;
   const model = tfl.sequential();
   let seedIndex = 0;
@@ -129,7 +104,7 @@ export function buildModel(spec: ModelSpec, info: ModelBuildInfo): tfl.Sequentia
     return { inputShape: shape };
   };
   /** A dense layer (glorot kernel, zero bias); `activation` undefined is linear (the logits). */
-  const addDense = (name: string, units: number, activation?: ModelSpec['activation']): void => {
+  const addDense = (name: string, units: number, activation?: Activation): void => {
     model.add(tfl.layers.dense({ name, units, activation, kernelInitializer: kernelInit(), biasInitializer: 'zeros', ...shapeArg(inputShape) }));
   };
 

@@ -56,8 +56,8 @@ type FeatureTransform = CsvTransform['features'][number];
 /** Missing cell marker for {@link encodeFeature}. */
 const MISSING = null;
 
-/** Number of input values one feature produces. */
-function featureWidth(f: FeatureTransform): number {
+/** Number of input values one feature of a transform produces (its slice of the input vector). */
+export function featureWidth(f: FeatureTransform): number {
   return f.kind === 'numeric' ? (f.indicator ? 2 : 1) : f.categories.length + (f.missing_slot ? 1 : 0);
 }
 
